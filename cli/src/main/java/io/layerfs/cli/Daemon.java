@@ -1,0 +1,59 @@
+package io.layerfs.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts a layerfs command as a background daemon (a new session, stdin from /dev/null, output to a log
+ * file) and waits for it to report on its stdout that the mount is live, or why it failed.
+ */
+final class Daemon {
+    static final String READY = "ready";
+    static final String ERROR_PREFIX = "error: ";
+    /** The daemon serves for a long time: full JIT, a small fixed heap, the serial collector. */
+    private static final List<String> JVM_OPTIONS = List.of(
+            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx256m", "-XX:+ExitOnOutOfMemoryError");
+
+    private Daemon() {
+    }
+
+    /** Starts the daemon with {@code args} and returns once it says it is ready; throws with its reason otherwise. */
+    static void start(List<String> args, Path logFile) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add("setsid");
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(JVM_OPTIONS);
+        cmd.add("-Dlayerfs.log.file=" + logFile.toAbsolutePath());
+        cmd.add("-Dlogback.configurationFile=logback-daemon.xml");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Layerfs.class.getName());
+        cmd.addAll(args);
+        Files.createDirectories(logFile.toAbsolutePath().getParent());
+        Process p = new ProcessBuilder(cmd)
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                .start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.ISO_8859_1))) {
+            String line;
+            while ((line = out.readLine()) != null) {
+                if (line.equals(READY)) {
+                    return;
+                }
+                if (line.startsWith(ERROR_PREFIX)) {
+                    throw new UserError(line.substring(ERROR_PREFIX.length()));
+                }
+            }
+        }
+        boolean exited = p.waitFor(5, TimeUnit.SECONDS);
+        throw new UserError("the mount daemon " + (exited ? "exited with status " + p.exitValue() : "stopped answering")
+                + " before the mount was ready; see " + logFile);
+    }
+}

@@ -1,0 +1,50 @@
+package io.layerfs.overlay;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Reads the mount table (/proc/self/mountinfo). */
+public final class Mounts {
+    private Mounts() {
+    }
+
+    /** True when {@code dir} (absolute, normalized) is the mount point of some mount. */
+    public static boolean isMountpoint(Path dir) {
+        String wanted = escape(dir.toString());
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                if (f.length > 4 && f[4].equals(wanted)) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /proc/self/mountinfo", e);
+        }
+    }
+
+    /** The fs type of the mount at {@code dir}, or null if none (e.g. "fuse.layerfs"). */
+    public static String fsType(Path dir) {
+        String wanted = escape(dir.toString());
+        try {
+            String type = null;
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                if (f.length > 4 && f[4].equals(wanted)) {
+                    int sep = line.indexOf(" - ");
+                    type = line.substring(sep + 3).split(" ")[0]; // the last mount on a path wins
+                }
+            }
+            return type;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /proc/self/mountinfo", e);
+        }
+    }
+
+    /** mountinfo escapes space, tab, newline and backslash as octal. */
+    private static String escape(String path) {
+        return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012");
+    }
+}

@@ -1,0 +1,99 @@
+package io.layerfs.overlay;
+
+import io.layerfs.posix.ByteString;
+import io.layerfs.posix.Errno;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What to mount: lower directories top-first (as overlayfs's lowerdir= takes them), the upper, and the work
+ * directory (on the upper's filesystem), plus FUSE tuning. {@link #validate(Path)} checks it all before a
+ * daemon starts, so bad input is one clear line and nothing mounted.
+ */
+public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options options) {
+
+    /** FUSE tuning. Timeouts in seconds; the kernel caches only what the mount alone can change. */
+    public record Options(boolean singleThreaded, double attrTimeout, double entryTimeout, double negativeTimeout,
+                          long cacheSize, boolean debug) {
+        public static Options defaults() {
+            return new Options(false, 1.0, 1.0, 1.0, 65_536, false);
+        }
+
+        public Options withSingleThreaded(boolean value) {
+            return new Options(value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
+        }
+
+        public Options withDebug(boolean value) {
+            return new Options(singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value);
+        }
+    }
+
+    public OverlayConfig {
+        lowers = List.copyOf(lowers);
+        upper = upper.toAbsolutePath().normalize();
+        work = work.toAbsolutePath().normalize();
+        lowers = lowers.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    }
+
+    public OverlayConfig(List<Path> lowers, Path upper, Path work) {
+        this(lowers, upper, work, Options.defaults());
+    }
+
+    /** Checks every directory and the mountpoint; throws {@link OverlayConfigException} with one line. */
+    public void validate(Path mountpoint) {
+        if (lowers.isEmpty()) {
+            throw new OverlayConfigException("at least one lower directory is required");
+        }
+        List<Path> all = new ArrayList<>(lowers);
+        for (Path lower : lowers) {
+            requireDir("lower", lower, Posix.R_OK | Posix.X_OK);
+        }
+        Stat upperStat = requireDir("upper", upper, Posix.R_OK | Posix.W_OK | Posix.X_OK);
+        Stat workStat = requireDir("work", work, Posix.R_OK | Posix.W_OK | Posix.X_OK);
+        if (upperStat.dev() != workStat.dev()) {
+            throw new OverlayConfigException("work directory " + work + " is not on the same filesystem as upper " + upper);
+        }
+        if (upper.startsWith(work) || work.startsWith(upper)) {
+            throw new OverlayConfigException("upper " + upper + " and work " + work + " must not contain each other");
+        }
+        for (Path lower : lowers) {
+            if (lower.startsWith(upper) || upper.startsWith(lower)) {
+                throw new OverlayConfigException("lower " + lower + " and upper " + upper + " must not contain each other");
+            }
+        }
+        all.add(upper);
+        all.add(work);
+        Path mnt = mountpoint.toAbsolutePath().normalize();
+        requireDir("mountpoint", mnt, Posix.R_OK | Posix.X_OK);
+        for (Path dir : all) {
+            if (mnt.startsWith(dir)) {
+                throw new OverlayConfigException("mountpoint " + mnt + " lies inside layer directory " + dir);
+            }
+        }
+        if (Mounts.isMountpoint(mnt)) {
+            throw new OverlayConfigException("mountpoint " + mnt + " is already a mount point");
+        }
+    }
+
+    private static Stat requireDir(String role, Path dir, int access) {
+        String real = ByteString.of(dir);
+        Stat st = Posix.lstatOrNull(real);
+        if (st == null) {
+            throw new OverlayConfigException(role + " directory " + dir + " does not exist");
+        }
+        if (!st.isDir()) {
+            throw new OverlayConfigException(role + " " + dir + " is not a directory");
+        }
+        try {
+            Posix.access(real, access);
+            Posix.list(real);
+        } catch (Errno e) {
+            throw new OverlayConfigException(role + " directory " + dir + " is not accessible: " + Errno.name(e.errno));
+        }
+        return st;
+    }
+}

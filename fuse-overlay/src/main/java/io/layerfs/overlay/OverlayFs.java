@@ -1,0 +1,99 @@
+package io.layerfs.overlay;
+
+import io.layerfs.overlay.fuse.OverlayFuse;
+import io.layerfs.overlay.union.LayerStack;
+import io.layerfs.overlay.union.UnionFs;
+import io.layerfs.posix.ByteString;
+import io.layerfs.posix.Posix;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** Mounts a union filesystem with FUSE. */
+public final class OverlayFs {
+    private static final Logger log = LoggerFactory.getLogger(OverlayFs.class);
+    /** The kernel's overlayfs keeps its scratch space in {@code <workdir>/work}; so do we. */
+    static final String SCRATCH_DIR = "work";
+
+    private OverlayFs() {
+    }
+
+    /**
+     * Validates the config, mounts it at {@code mountpoint} from a new thread, and returns once the kernel
+     * has initialised the mount (it serves requests). Close the handle to unmount.
+     */
+    public static OverlayMount mount(OverlayConfig config, Path mountpoint) {
+        Path mnt = mountpoint.toAbsolutePath().normalize();
+        config.validate(mnt);
+        Posix.umask(0); // modes arrive from the kernel with the caller's umask applied already
+        UnionFs fs = new UnionFs(stack(config), config.options().cacheSize());
+        CountDownLatch ready = new CountDownLatch(1);
+        OverlayFuse fuse = new OverlayFuse(fs, ready::countDown);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        String[] args = fuseArgs(config.options());
+        Thread loop = new Thread(() -> {
+            try {
+                fuse.mount(Path.of(ByteString.of(mnt)), true, config.options().debug(), args);
+            } catch (Throwable t) {
+                failure.set(t);
+            } finally {
+                ready.countDown();
+            }
+        }, "layerfs-fuse " + mnt);
+        loop.start();
+        try {
+            if (!ready.await(30, TimeUnit.SECONDS)) {
+                throw new OverlayConfigException("mount at " + mnt + " did not become ready within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new OverlayConfigException("interrupted while mounting " + mnt);
+        }
+        if (!loop.isAlive() || failure.get() != null || !Mounts.isMountpoint(mnt)) {
+            Throwable t = failure.get();
+            throw new OverlayConfigException("FUSE could not mount " + mnt
+                    + (t == null ? "" : ": " + rootMessage(t)), t);
+        }
+        log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
+        return new OverlayMount(mnt, loop, fs);
+    }
+
+    static LayerStack stack(OverlayConfig config) {
+        List<String> lowers = new ArrayList<>();
+        for (Path lower : config.lowers()) {
+            lowers.add(ByteString.of(lower));
+        }
+        String work = ByteString.of(config.work());
+        return new LayerStack(ByteString.of(config.upper()), lowers, work + "/" + SCRATCH_DIR);
+    }
+
+    /** libfuse options: what makes the mount correct (permissions, inodes, unlinked open files) and fast. */
+    static String[] fuseArgs(OverlayConfig.Options o) {
+        List<String> args = new ArrayList<>();
+        if (o.singleThreaded()) {
+            args.add("-s");
+        }
+        args.add("-o");
+        args.add(String.join(",",
+                "fsname=layerfs", "subtype=layerfs",
+                "default_permissions", "allow_other", "nonempty",
+                "use_ino", "readdir_ino", "hard_remove",
+                "big_writes", "atomic_o_trunc", "auto_cache",
+                "attr_timeout=" + o.attrTimeout(), "entry_timeout=" + o.entryTimeout(),
+                "negative_timeout=" + o.negativeTimeout()));
+        return args.toArray(new String[0]);
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage();
+    }
+}

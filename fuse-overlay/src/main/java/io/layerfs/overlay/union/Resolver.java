@@ -1,0 +1,129 @@
+package io.layerfs.overlay.union;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.layerfs.layer.OverlayFormat;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Answers "where does this merged path exist": resolves component by component with lstat (never following
+ * a symlink inside a layer), honouring whiteouts and opaque directories, and caches the answers.
+ * <p>Callers hold the union's read lock while resolving and its write lock while changing anything, then
+ * {@link #invalidate} what they changed; so a cached node is never stale.
+ */
+final class Resolver {
+    /** layerfs's record of the lower inode a copied-up object came from; hidden like all trusted.overlay.*. */
+    static final String ORIGIN_XATTR = "trusted.overlay.layerfs.origin";
+
+    private final LayerStack stack;
+    private final Cache<String, Node> cache;
+
+    Resolver(LayerStack stack, long cacheSize) {
+        this.stack = stack;
+        this.cache = Caffeine.newBuilder().maximumSize(cacheSize).build();
+    }
+
+    /** The node for a merged path; {@link Node#ABSENT} when it does not exist. */
+    Node resolve(String path) {
+        Node n = cache.getIfPresent(path);
+        if (n == null) {
+            // No Caffeine loader: resolving a child resolves its parent, and recursive loads in one map can deadlock.
+            n = path.equals("/") ? root() : lookup(resolve(MergedPath.parent(path)), MergedPath.name(path));
+            cache.put(path, n);
+        }
+        return n;
+    }
+
+    /** Resolves {@code name} inside the directory {@code parent}, bypassing the cache. */
+    Node lookup(Node parent, String name) {
+        if (!parent.exists() || !parent.isDir() || OverlayFormat.isOciMarkerName(name)) {
+            return Node.ABSENT;
+        }
+        String path = MergedPath.child(parent.path, name);
+        int top = -1;
+        String topReal = null;
+        Stat topStat = null;
+        int dirCount = 0;
+        String[] dirs = null;
+        int[] dirLayers = null;
+        for (int i = 0; i < parent.dirs.length; i++) {
+            String dir = parent.dirs[i];
+            String real = LayerStack.join(dir, name);
+            Stat st = Posix.lstatOrNull(real);
+            if (st == null) {
+                if (OverlayFormat.hasOciWhiteout(dir, name)) {
+                    break;
+                }
+                continue;
+            }
+            if (OverlayFormat.isWhiteout(st)) {
+                break;
+            }
+            if (topStat == null) {
+                top = parent.dirLayers[i];
+                topReal = real;
+                topStat = st;
+                if (!st.isDir()) {
+                    break;
+                }
+                dirs = new String[parent.dirs.length - i];
+                dirLayers = new int[dirs.length];
+            } else if (!st.isDir()) {
+                break; // a lower non-directory under a directory ends the merge
+            }
+            dirs[dirCount] = real;
+            dirLayers[dirCount++] = parent.dirLayers[i];
+            if (i + 1 < parent.dirs.length && OverlayFormat.isOpaque(real)) {
+                break;
+            }
+        }
+        if (topStat == null) {
+            return Node.ABSENT;
+        }
+        if (dirs != null && dirCount < dirs.length) {
+            dirs = Arrays.copyOf(dirs, dirCount);
+            dirLayers = Arrays.copyOf(dirLayers, dirCount);
+        }
+        return new Node(path, top, topReal, topStat.type(), inode(top, topReal, topStat), dirs, dirLayers);
+    }
+
+    private Node root() {
+        String[] dirs = new String[stack.size()];
+        int[] layers = new int[stack.size()];
+        for (int i = 0; i < dirs.length; i++) {
+            dirs[i] = stack.root(i);
+            layers[i] = i;
+        }
+        Stat st = Posix.lstat(stack.upper());
+        return new Node("/", LayerStack.UPPER, stack.upper(), Stat.S_IFDIR, st.ino(), dirs, layers);
+    }
+
+    private static long inode(int layer, String real, Stat st) {
+        if (layer == LayerStack.UPPER) {
+            byte[] origin = Posix.lgetxattr(real, ORIGIN_XATTR);
+            if (origin != null) {
+                try {
+                    return Long.parseLong(new String(origin, StandardCharsets.US_ASCII));
+                } catch (NumberFormatException ignored) {
+                    // not ours: fall back to the upper inode
+                }
+            }
+        }
+        return st.ino();
+    }
+
+    void invalidate(String path) {
+        cache.invalidate(path);
+    }
+
+    /** Drops the path and everything cached below it (after a directory rename or removal). */
+    void invalidateTree(String path) {
+        cache.invalidate(path);
+        String prefix = path.equals("/") ? "/" : path + "/";
+        cache.asMap().keySet().removeIf(k -> k.startsWith(prefix));
+    }
+}

@@ -1,0 +1,57 @@
+package io.layerfs.overlay.union;
+
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Temporary names in the work directory, where objects are built before an atomic rename into the upper,
+ * and where replaced objects go to be deleted. Leftovers of a crash are removed at the next mount.
+ */
+final class Scratch {
+    private final String dir;
+    private final AtomicLong counter = new AtomicLong();
+
+    Scratch(String dir) {
+        this.dir = dir;
+    }
+
+    String newName() {
+        return dir + "/#" + Long.toHexString(counter.incrementAndGet());
+    }
+
+    /** Empties the scratch directory, creating it if needed. */
+    void reset() {
+        if (Posix.lstatOrNull(dir) == null) {
+            Posix.mkdir(dir, 0700);
+        }
+        for (var e : Posix.list(dir)) {
+            removeTree(dir + "/" + e.name());
+        }
+    }
+
+    /** Removes a real file or directory tree (never following symlinks). */
+    static void removeTree(String path) {
+        Stat st = Posix.lstatOrNull(path);
+        if (st == null) {
+            return;
+        }
+        if (st.isDir()) {
+            for (var e : Posix.list(path)) {
+                removeTree(path + "/" + e.name());
+            }
+            Posix.rmdir(path);
+        } else {
+            Posix.unlink(path);
+        }
+    }
+
+    static void removeQuietly(String path) {
+        try {
+            removeTree(path);
+        } catch (RuntimeException ignored) {
+            // best effort: the next mount empties the scratch directory
+        }
+    }
+}

@@ -1,0 +1,600 @@
+package io.layerfs.overlay.union;
+
+import io.layerfs.layer.OverlayFormat;
+import io.layerfs.posix.Errno;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+import jnr.ffi.Pointer;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+
+/**
+ * The union filesystem's operations on merged paths, independent of any FUSE binding. Each method
+ * resolves, copies up or creates in the upper as overlayfs would, performs the syscall on the real file,
+ * and throws {@link Errno} on failure.
+ * <p>Locking: lookups and reads hold the read lock; anything that changes the upper holds the write lock
+ * (one lock, so two-path operations cannot deadlock). Data reads and writes on open handles take no lock.
+ */
+public final class UnionFs {
+    private final LayerStack stack;
+    private final Resolver resolver;
+    private final Scratch scratch;
+    private final OpenFiles files = new OpenFiles();
+    private final CopyUp copyUp;
+    private final Lock readLock;
+    private final Lock writeLock;
+
+    public UnionFs(LayerStack stack, long cacheSize) {
+        this.stack = stack;
+        this.resolver = new Resolver(stack, cacheSize);
+        this.scratch = new Scratch(stack.scratch());
+        this.copyUp = new CopyUp(resolver, scratch, files);
+        ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+        this.readLock = rw.readLock();
+        this.writeLock = rw.writeLock();
+        scratch.reset();
+    }
+
+    public OpenFiles files() {
+        return files;
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    /** The node of an existing path; ENOENT otherwise. */
+    public Node lookup(String path) {
+        readLock.lock();
+        try {
+            return existing(path);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** lstat of the merged object straight into a native struct stat, with the stable inode number. */
+    public void statInto(String path, Pointer statbuf) {
+        readLock.lock();
+        try {
+            Node n = existing(path);
+            Posix.lstatInto(n.real, statbuf);
+            statbuf.putLong(Stat.OFF_INO, n.ino);
+            if (n.isMergedDir()) {
+                statbuf.putLong(Stat.OFF_NLINK, 1); // as overlayfs: a merged dir's link count is unknown
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    public void fstatInto(OpenFile f, Pointer statbuf) {
+        Posix.fstatInto(f.fd(), statbuf);
+        statbuf.putLong(Stat.OFF_INO, f.ino);
+    }
+
+    public String readlink(String path) {
+        readLock.lock();
+        try {
+            Node n = existing(path);
+            if (!n.isSymlink()) {
+                throw new Errno(Errno.EINVAL, "readlink " + path);
+            }
+            return Posix.readlink(n.real);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** The merged directory's entries, each resolved so its inode and type are known. */
+    public DirListing readdir(String path) {
+        readLock.lock();
+        try {
+            Node dir = existing(path);
+            if (!dir.isDir()) {
+                throw new Errno(Errno.ENOTDIR, "readdir " + path);
+            }
+            List<String> names = DirMerger.names(dir);
+            List<Node> out = new ArrayList<>(names.size());
+            for (String name : names) {
+                Node child = resolver.resolve(MergedPath.child(path, name));
+                if (child.exists()) {
+                    out.add(child);
+                }
+            }
+            long parentIno = path.equals("/") ? dir.ino : resolver.resolve(MergedPath.parent(path)).ino;
+            return new DirListing(dir.ino, parentIno, out);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    public void statvfsInto(Pointer buf) {
+        Posix.statvfsInto(stack.upper(), buf);
+    }
+
+    // ---------------------------------------------------------------- xattrs
+
+    public byte[] getxattr(String path, String name) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "getxattr " + name);
+        }
+        readLock.lock();
+        try {
+            byte[] value = Posix.lgetxattr(existing(path).real, name);
+            if (value == null) {
+                throw new Errno(Errno.ENODATA, "getxattr " + name);
+            }
+            return value;
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    public List<String> listxattr(String path) {
+        readLock.lock();
+        try {
+            List<String> names = Posix.llistxattr(existing(path).real);
+            names.removeIf(OverlayFormat::isPrivateXattr);
+            return names;
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    public void setxattr(String path, String name, byte[] value, int flags) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "setxattr " + name);
+        }
+        writeLock.lock();
+        try {
+            Posix.lsetxattr(copyUp.copyUp(existing(path), true), name, value, flags);
+            resolver.invalidate(path);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void removexattr(String path, String name) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "removexattr " + name);
+        }
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (Posix.lgetxattr(n.real, name) == null) {
+                throw new Errno(Errno.ENODATA, "removexattr " + name); // nothing to remove: no copy-up
+            }
+            Posix.lremovexattr(copyUp.copyUp(n, true), name);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- attributes (copy-up, then change)
+
+    public void chmod(String path, int mode) {
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (n.isSymlink()) {
+                throw new Errno(Errno.EOPNOTSUPP, "chmod on a symlink " + path); // chmod(2) would follow it
+            }
+            Posix.chmod(copyUp.copyUp(n, true), mode & 07777);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** uid or gid -1 leaves that id unchanged. */
+    public void chown(String path, int uid, int gid) {
+        writeLock.lock();
+        try {
+            Posix.lchown(copyUp.copyUp(existing(path), true), uid, gid);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Times as for utimensat: nsec may be UTIME_NOW or UTIME_OMIT. */
+    public void utimens(String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        writeLock.lock();
+        try {
+            Posix.lutimens(copyUp.copyUp(existing(path), true), atimeSec, atimeNsec, mtimeSec, mtimeNsec);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void truncate(String path, long size) {
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (n.isDir()) {
+                throw new Errno(Errno.EISDIR, "truncate " + path);
+            }
+            Posix.truncate(copyUp.copyUp(n, size > 0), size);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- open files
+
+    /**
+     * Opens a file. Opening for writing (or with O_TRUNC) copies a lower file up first, without its data
+     * when O_TRUNC would discard it. A read-only open reads the lower file in place.
+     */
+    public OpenFile open(String path, int flags) {
+        int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME);
+        boolean writes = (flags & Posix.O_ACCMODE) != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0;
+        if (!writes) {
+            readLock.lock();
+            try {
+                Node n = existing(path);
+                if (n.inUpper()) {
+                    return files.add(Posix.open(n.real, backingFlags, 0), n.ino, null);
+                }
+                return files.add(Posix.open(n.real, backingFlags, 0), n.ino, n.real);
+            } finally {
+                readLock.unlock();
+            }
+        }
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (n.isDir()) {
+                throw new Errno(Errno.EISDIR, "open " + path);
+            }
+            String real = copyUp.copyUp(n, (flags & Posix.O_TRUNC) == 0);
+            return files.add(Posix.open(real, backingFlags, 0), n.ino, null);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** Creates and opens a new regular file (the FUSE create operation). */
+    public OpenFile create(String path, int mode, int flags, Caller caller) {
+        writeLock.lock();
+        try {
+            String real = place(path, caller, false, t -> Posix.mknod(t, Stat.S_IFREG | (mode & 07777), 0), mode);
+            Node n = resolver.resolve(path);
+            int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT
+                    | Posix.O_NOATIME | Posix.O_TRUNC);
+            return files.add(Posix.open(real, backingFlags, 0), n.ino, null);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void release(long handle) {
+        files.release(handle);
+    }
+
+    // ---------------------------------------------------------------- new entries
+
+    public void mknod(String path, int mode, long rdev, Caller caller) {
+        writeLock.lock();
+        try {
+            place(path, caller, false, t -> Posix.mknod(t, mode, rdev), mode);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void mkdir(String path, int mode, Caller caller) {
+        writeLock.lock();
+        try {
+            place(path, caller, true, t -> Posix.mkdir(t, mode & 07777), mode);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void symlink(String target, String path, Caller caller) {
+        writeLock.lock();
+        try {
+            place(path, caller, false, t -> Posix.symlink(target, t), 0);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** A hard link: the source is copied up (data included), then linked in the upper. */
+    public void link(String from, String to) {
+        writeLock.lock();
+        try {
+            Node src = existing(from);
+            if (src.isDir()) {
+                throw new Errno(Errno.EPERM, "link of a directory " + from);
+            }
+            checkCreatable(to);
+            String srcReal = copyUp.copyUp(src, true);
+            place(to, null, false, t -> Posix.link(srcReal, t), 0);
+            resolver.invalidate(from);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- removal
+
+    public void unlink(String path) {
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (n.isDir()) {
+                throw new Errno(Errno.EISDIR, "unlink " + path);
+            }
+            remove(n);
+            resolver.invalidate(path);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    public void rmdir(String path) {
+        writeLock.lock();
+        try {
+            Node n = existing(path);
+            if (!n.isDir()) {
+                throw new Errno(Errno.ENOTDIR, "rmdir " + path);
+            }
+            if (path.equals("/")) {
+                throw new Errno(Errno.EPERM, "rmdir /");
+            }
+            if (!DirMerger.isEmpty(n)) {
+                throw new Errno(Errno.ENOTEMPTY, "rmdir " + path);
+            }
+            remove(n);
+            resolver.invalidateTree(path);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
+     * Removes an object from the merged view. With nothing of that name below, the upper object just goes;
+     * otherwise a whiteout takes its place in one atomic step (no copy-up, whatever the object is).
+     */
+    private void remove(Node n) {
+        Node parent = resolver.resolve(MergedPath.parent(n.path));
+        String name = MergedPath.name(n.path);
+        boolean lowerBelow = hasLowerEntry(parent, name);
+        if (!n.inUpper()) {
+            OverlayFormat.makeWhiteout(LayerStack.join(copyUp.copyUp(parent, false), name));
+            return;
+        }
+        if (!lowerBelow) {
+            if (n.isDir()) {
+                String tmp = scratch.newName();
+                Posix.rename(n.real, tmp); // it may still hold whiteouts: take it away whole, then delete
+                Scratch.removeTree(tmp);
+            } else {
+                Posix.unlink(n.real);
+            }
+            return;
+        }
+        String whiteout = scratch.newName();
+        OverlayFormat.makeWhiteout(whiteout);
+        if (n.isDir()) {
+            Posix.renameat2(whiteout, n.real, Posix.RENAME_EXCHANGE);
+            Scratch.removeTree(whiteout); // now the old directory
+        } else {
+            Posix.rename(whiteout, n.real);
+        }
+    }
+
+    // ---------------------------------------------------------------- rename
+
+    /**
+     * Renames within the merged view. The source becomes a complete upper object first (a lower file is
+     * copied up; a directory with lower parts is copied up whole and made opaque), so the rename itself
+     * is one rename in the upper; a whiteout is left behind where a lower entry would otherwise reappear.
+     * This is how a directory from a lower layer can be renamed without EXDEV.
+     */
+    public void rename(String from, String to) {
+        writeLock.lock();
+        try {
+            Node src = existing(from);
+            if (from.equals(to)) {
+                return;
+            }
+            if (MergedPath.isWithin(to, from)) {
+                throw new Errno(Errno.EINVAL, "rename into itself " + from);
+            }
+            Node dstParent = existing(MergedPath.parent(to));
+            String dstName = MergedPath.name(to);
+            if (OverlayFormat.isOciMarkerName(dstName)) {
+                throw new Errno(Errno.EINVAL, "reserved name " + to);
+            }
+            Node dst = resolver.resolve(to);
+            if (dst.exists()) {
+                if (src.isDir() && !dst.isDir()) {
+                    throw new Errno(Errno.ENOTDIR, "rename " + to);
+                }
+                if (!src.isDir() && dst.isDir()) {
+                    throw new Errno(Errno.EISDIR, "rename " + to);
+                }
+                if (dst.isDir() && !DirMerger.isEmpty(dst)) {
+                    throw new Errno(Errno.ENOTEMPTY, "rename " + to);
+                }
+                if (!src.isDir() && sameFile(src, dst)) {
+                    return; // two links to one file: POSIX says do nothing
+                }
+            }
+            String srcReal = src.isDir() ? copyUpTree(src) : copyUp.copyUp(src, true);
+            boolean whiteoutAtSource = hasLowerEntry(resolver.resolve(MergedPath.parent(from)), MergedPath.name(from));
+            dstParent = resolver.resolve(MergedPath.parent(to)); // the source's copy-up may have changed it
+            String target = LayerStack.join(copyUp.copyUp(dstParent, false), dstName);
+            if (src.isDir() && hasLowerEntry(dstParent, dstName)) {
+                OverlayFormat.markOpaque(srcReal); // must hide whatever lower directory had that name
+            }
+            Stat old = Posix.lstatOrNull(target);
+            if (old != null && old.isDir()) {
+                clearWhiteouts(target); // merged-empty, but may hold whiteouts; rename needs it empty
+            }
+            if (old != null && src.isDir() && !old.isDir()) {
+                // a directory cannot replace a whiteout: swap them, which leaves the whiteout at the source
+                Posix.renameat2(srcReal, target, Posix.RENAME_EXCHANGE);
+                if (!whiteoutAtSource) {
+                    Posix.unlink(srcReal);
+                }
+            } else if (whiteoutAtSource) {
+                renameLeavingWhiteout(srcReal, target);
+            } else {
+                Posix.rename(srcReal, target);
+            }
+            resolver.invalidateTree(from);
+            resolver.invalidateTree(to);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private static void renameLeavingWhiteout(String from, String to) {
+        try {
+            Posix.renameat2(from, to, Posix.RENAME_WHITEOUT);
+        } catch (Errno e) {
+            if (e.errno != Errno.EINVAL && e.errno != Errno.EOPNOTSUPP) {
+                throw e;
+            }
+            Posix.rename(from, to); // filesystem without RENAME_WHITEOUT: two steps
+            OverlayFormat.makeWhiteout(from);
+        }
+    }
+
+    /** Copies a directory's whole merged subtree into the upper and makes it opaque; returns its upper path. */
+    private String copyUpTree(Node dir) {
+        String upper = copyUp.copyUp(dir, false);
+        if (dir.dirs.length == 1 && dir.inUpper()) {
+            return upper; // nothing below to merge
+        }
+        for (String name : DirMerger.names(dir)) {
+            Node child = resolver.resolve(MergedPath.child(dir.path, name));
+            if (child.isDir()) {
+                copyUpTree(child);
+            } else {
+                copyUp.copyUp(child, true);
+            }
+        }
+        clearWhiteouts(upper);
+        OverlayFormat.markOpaque(upper);
+        resolver.invalidateTree(dir.path);
+        return upper;
+    }
+
+    private static void clearWhiteouts(String upperDir) {
+        for (var e : Posix.list(upperDir)) {
+            String real = LayerStack.join(upperDir, e.name());
+            Stat st = Posix.lstat(real);
+            if (OverlayFormat.isWhiteout(st)) {
+                Posix.unlink(real);
+            }
+        }
+    }
+
+    private static boolean sameFile(Node a, Node b) {
+        Stat sa = Posix.lstat(a.real);
+        Stat sb = Posix.lstat(b.real);
+        return sa.dev() == sb.dev() && sa.ino() == sb.ino();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private Node existing(String path) {
+        Node n = resolver.resolve(path);
+        if (!n.exists()) {
+            throw new Errno(Errno.ENOENT, path);
+        }
+        return n;
+    }
+
+    /** True when a lower layer of {@code parent} has a visible entry {@code name}, which removal must keep hidden. */
+    private static boolean hasLowerEntry(Node parent, String name) {
+        for (int i = 0; i < parent.dirs.length; i++) {
+            if (parent.dirLayers[i] == LayerStack.UPPER) {
+                continue;
+            }
+            String dir = parent.dirs[i];
+            Stat st = Posix.lstatOrNull(LayerStack.join(dir, name));
+            if (st != null) {
+                return !OverlayFormat.isWhiteout(st);
+            }
+            if (OverlayFormat.hasOciWhiteout(dir, name)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private Node checkCreatable(String path) {
+        Node parent = existing(MergedPath.parent(path));
+        if (!parent.isDir()) {
+            throw new Errno(Errno.ENOTDIR, path);
+        }
+        if (OverlayFormat.isOciMarkerName(MergedPath.name(path))) {
+            throw new Errno(Errno.EINVAL, "reserved name " + path);
+        }
+        if (resolver.resolve(path).exists()) {
+            throw new Errno(Errno.EEXIST, path);
+        }
+        return parent;
+    }
+
+    /**
+     * Puts a new object at {@code path} in the upper, made by {@code make} at a real path. Where a whiteout
+     * hides a lower entry of that name, the object is built in the work dir (a directory marked opaque) and
+     * swapped in atomically. New objects are owned by the caller, taking the group of a setgid parent.
+     * Returns the real path.
+     */
+    private String place(String path, Caller caller, boolean isDir, Consumer<String> make, int mode) {
+        Node parent = checkCreatable(path);
+        String upperParent = copyUp.copyUp(parent, false);
+        String target = LayerStack.join(upperParent, MergedPath.name(path));
+        if (Posix.lstatOrNull(target) == null) {
+            make.accept(target);
+            own(target, caller, upperParent, isDir, mode);
+        } else {
+            String tmp = scratch.newName();
+            try {
+                make.accept(tmp);
+                own(tmp, caller, upperParent, isDir, mode);
+                if (isDir) {
+                    OverlayFormat.markOpaque(tmp);
+                    Posix.renameat2(tmp, target, Posix.RENAME_EXCHANGE);
+                    Posix.unlink(tmp); // the whiteout we swapped out
+                } else {
+                    Posix.rename(tmp, target);
+                }
+            } catch (RuntimeException e) {
+                Scratch.removeQuietly(tmp);
+                throw e;
+            }
+        }
+        resolver.invalidate(path);
+        return target;
+    }
+
+    private static void own(String real, Caller caller, String upperParent, boolean isDir, int mode) {
+        if (caller == null) {
+            return;
+        }
+        Stat parent = Posix.lstat(upperParent);
+        boolean setgidParent = (parent.mode() & Stat.S_ISGID) != 0;
+        Posix.lchown(real, caller.uid(), setgidParent ? parent.gid() : caller.gid());
+        int keep = mode & (Stat.S_ISUID | Stat.S_ISGID);
+        if (isDir && setgidParent) {
+            Posix.chmod(real, (mode & 07777) | Stat.S_ISGID);
+        } else if (keep != 0) {
+            Posix.chmod(real, mode & 07777); // chown cleared setuid/setgid
+        }
+    }
+
+    /** Closes every open handle (at unmount). */
+    public void closeAll() {
+        files.closeAll();
+    }
+}

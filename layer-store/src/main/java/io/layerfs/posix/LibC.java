@@ -1,0 +1,52 @@
+package io.layerfs.posix;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * The libc calls Java lacks, bound once with jnr-ffi. Strings cross as the JVM's default charset;
+ * layerfs runs with {@code -Dfile.encoding=ISO-8859-1} so every file-name byte round-trips.
+ * Use {@link Posix}, which maps return codes to {@link Errno}; this interface is its raw binding.
+ */
+public interface LibC {
+    int lstat(String path, @Out Pointer statbuf);
+    int fstat(int fd, @Out Pointer statbuf);
+    int open(String path, int flags, int mode);
+    int close(int fd);
+    @ssize_t long pread(int fd, @Out Pointer buf, @size_t long count, long offset);
+    @ssize_t long pwrite(int fd, @In Pointer buf, @size_t long count, long offset);
+    long lseek(int fd, long offset, int whence);
+    @ssize_t long copy_file_range(int fdIn, Pointer offIn, int fdOut, Pointer offOut, @size_t long len, int flags);
+    int ftruncate(int fd, long length);
+    int truncate(String path, long length);
+    int fsync(int fd);
+    int fdatasync(int fd);
+    int fallocate(int fd, int mode, long offset, long len);
+    int mkdir(String path, int mode);
+    int rmdir(String path);
+    int unlink(String path);
+    int symlink(String target, String linkPath);
+    @ssize_t long readlink(String path, @Out Pointer buf, @size_t long size);
+    int link(String oldPath, String newPath);
+    int rename(String oldPath, String newPath);
+    int renameat2(int oldDirFd, String oldPath, int newDirFd, String newPath, int flags);
+    int mknod(String path, int mode, long dev);
+    int lchown(String path, int uid, int gid);
+    int chmod(String path, int mode);
+    int utimensat(int dirFd, String path, @In Pointer times, int flags);
+    @ssize_t long lgetxattr(String path, String name, @Out Pointer value, @size_t long size);
+    int lsetxattr(String path, String name, @In Pointer value, @size_t long size, int flags);
+    @ssize_t long llistxattr(String path, @Out Pointer list, @size_t long size);
+    int lremovexattr(String path, String name);
+    int statvfs(String path, @Out Pointer buf);
+    Pointer opendir(String path);
+    Pointer readdir(Pointer dir);
+    int closedir(Pointer dir);
+    int umask(int mask);
+    int umount2(String target, int flags);
+    int access(String path, int mode);
+    int getpid();
+}

@@ -1,0 +1,328 @@
+package io.layerfs.posix;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Thin, checked wrappers over {@link LibC}: every call returns its result or throws {@link Errno}.
+ * Paths are "byte strings" (see {@link ByteString}). Scratch buffers are per thread, so no call allocates
+ * native memory on the hot path.
+ */
+public final class Posix {
+    public static final int O_RDONLY = 0, O_WRONLY = 01, O_RDWR = 02, O_ACCMODE = 03, O_CREAT = 0100, O_EXCL = 0200,
+            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_DIRECT = 040000, O_DIRECTORY = 0200000,
+            O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000;
+    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+    public static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
+    public static final long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
+    public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
+    public static final int SEEK_SET = 0, SEEK_DATA = 3, SEEK_HOLE = 4;
+    public static final int MNT_FORCE = 1, MNT_DETACH = 2;
+    public static final int R_OK = 4, W_OK = 2, X_OK = 1, F_OK = 0;
+    public static final int ENXIO = 6;
+
+    private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
+    private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+    private static final int XATTR_MAX = 65536;
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Per-thread native buffers reused across calls. */
+    private static final class Scratch {
+        final Pointer stat = Memory.allocateDirect(RUNTIME, Stat.SIZE);
+        final Pointer big = Memory.allocateDirect(RUNTIME, XATTR_MAX);
+        final Pointer times = Memory.allocateDirect(RUNTIME, 32);
+    }
+
+    private Posix() {
+    }
+
+    public static LibC libc() {
+        return LIBC;
+    }
+
+    public static Runtime runtime() {
+        return RUNTIME;
+    }
+
+    private static Errno fail(String call, String path) {
+        return new Errno(RUNTIME.getLastError(), call + " " + path);
+    }
+
+    private static int check(int rc, String call, String path) {
+        if (rc < 0) {
+            throw fail(call, path);
+        }
+        return rc;
+    }
+
+    private static long check(long rc, String call, String path) {
+        if (rc < 0) {
+            throw fail(call, path);
+        }
+        return rc;
+    }
+
+    // ---- metadata ----
+
+    public static Stat lstat(String path) {
+        Pointer buf = SCRATCH.get().stat;
+        check(LIBC.lstat(path, buf), "lstat", path);
+        return Stat.read(buf);
+    }
+
+    /** lstat, or null when the path does not exist (ENOENT or ENOTDIR). */
+    public static Stat lstatOrNull(String path) {
+        Pointer buf = SCRATCH.get().stat;
+        if (LIBC.lstat(path, buf) < 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno == Errno.ENOENT || errno == Errno.ENOTDIR) {
+                return null;
+            }
+            throw new Errno(errno, "lstat " + path);
+        }
+        return Stat.read(buf);
+    }
+
+    /** lstat straight into a caller's native {@code struct stat} (e.g. the one FUSE hands us). */
+    public static void lstatInto(String path, Pointer statbuf) {
+        check(LIBC.lstat(path, statbuf), "lstat", path);
+    }
+
+    public static void fstatInto(int fd, Pointer statbuf) {
+        check(LIBC.fstat(fd, statbuf), "fstat", "fd " + fd);
+    }
+
+    public static Stat fstat(int fd) {
+        Pointer buf = SCRATCH.get().stat;
+        check(LIBC.fstat(fd, buf), "fstat", "fd " + fd);
+        return Stat.read(buf);
+    }
+
+    public static boolean exists(String path) {
+        return LIBC.lstat(path, SCRATCH.get().stat) == 0;
+    }
+
+    public static void access(String path, int mode) {
+        check(LIBC.access(path, mode), "access", path);
+    }
+
+    public static void lchown(String path, int uid, int gid) {
+        check(LIBC.lchown(path, uid, gid), "lchown", path);
+    }
+
+    public static void chmod(String path, int mode) {
+        check(LIBC.chmod(path, mode), "chmod", path);
+    }
+
+    /** utimensat without following a final symlink; pass UTIME_OMIT / UTIME_NOW in nsec as usual. */
+    public static void lutimens(String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        Pointer t = SCRATCH.get().times;
+        t.putLong(0, atimeSec);
+        t.putLong(8, atimeNsec);
+        t.putLong(16, mtimeSec);
+        t.putLong(24, mtimeNsec);
+        check(LIBC.utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), "utimensat", path);
+    }
+
+    public static void truncate(String path, long length) {
+        check(LIBC.truncate(path, length), "truncate", path);
+    }
+
+    public static void statvfsInto(String path, Pointer buf) {
+        check(LIBC.statvfs(path, buf), "statvfs", path);
+    }
+
+    // ---- namespace ----
+
+    public static void mkdir(String path, int mode) {
+        check(LIBC.mkdir(path, mode), "mkdir", path);
+    }
+
+    public static void rmdir(String path) {
+        check(LIBC.rmdir(path), "rmdir", path);
+    }
+
+    public static void unlink(String path) {
+        check(LIBC.unlink(path), "unlink", path);
+    }
+
+    public static void symlink(String target, String linkPath) {
+        check(LIBC.symlink(target, linkPath), "symlink", linkPath);
+    }
+
+    public static String readlink(String path) {
+        Pointer buf = SCRATCH.get().big;
+        long n = check(LIBC.readlink(path, buf, XATTR_MAX), "readlink", path);
+        byte[] bytes = new byte[(int) n];
+        buf.get(0, bytes, 0, bytes.length);
+        return new String(bytes, StandardCharsets.ISO_8859_1);
+    }
+
+    public static void link(String oldPath, String newPath) {
+        check(LIBC.link(oldPath, newPath), "link", newPath);
+    }
+
+    public static void rename(String oldPath, String newPath) {
+        check(LIBC.rename(oldPath, newPath), "rename", oldPath + " -> " + newPath);
+    }
+
+    public static void renameat2(String oldPath, String newPath, int flags) {
+        check(LIBC.renameat2(AT_FDCWD, oldPath, AT_FDCWD, newPath, flags), "renameat2", oldPath + " -> " + newPath);
+    }
+
+    public static void mknod(String path, int mode, long dev) {
+        check(LIBC.mknod(path, mode, dev), "mknod", path);
+    }
+
+    /** Names in a real directory, without "." and "..". */
+    public static List<DirEntry> list(String dir) {
+        Pointer d = LIBC.opendir(dir);
+        if (d == null) {
+            throw fail("opendir", dir);
+        }
+        try {
+            List<DirEntry> out = new ArrayList<>();
+            Pointer e;
+            while ((e = LIBC.readdir(d)) != null) {
+                String name = e.getString(19);
+                if (!name.equals(".") && !name.equals("..")) {
+                    out.add(new DirEntry(name, e.getByte(18) & 0xff));
+                }
+            }
+            return out;
+        } finally {
+            LIBC.closedir(d);
+        }
+    }
+
+    // ---- files ----
+
+    public static int open(String path, int flags, int mode) {
+        return check(LIBC.open(path, flags | O_CLOEXEC, mode), "open", path);
+    }
+
+    public static void close(int fd) {
+        LIBC.close(fd);
+    }
+
+    public static long pread(int fd, Pointer buf, long count, long offset) {
+        return check(LIBC.pread(fd, buf, count, offset), "pread", "fd " + fd);
+    }
+
+    public static long pwrite(int fd, Pointer buf, long count, long offset) {
+        return check(LIBC.pwrite(fd, buf, count, offset), "pwrite", "fd " + fd);
+    }
+
+    public static void ftruncate(int fd, long length) {
+        check(LIBC.ftruncate(fd, length), "ftruncate", "fd " + fd);
+    }
+
+    public static void fsync(int fd, boolean dataOnly) {
+        check(dataOnly ? LIBC.fdatasync(fd) : LIBC.fsync(fd), "fsync", "fd " + fd);
+    }
+
+    public static void fallocate(int fd, int mode, long offset, long len) {
+        check(LIBC.fallocate(fd, mode, offset, len), "fallocate", "fd " + fd);
+    }
+
+    /** lseek; returns -1 for ENXIO (no data/hole past offset) instead of throwing. */
+    public static long lseek(int fd, long offset, int whence) {
+        long r = LIBC.lseek(fd, offset, whence);
+        if (r < 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno == ENXIO) {
+                return -1;
+            }
+            throw new Errno(errno, "lseek fd " + fd);
+        }
+        return r;
+    }
+
+    /** copy_file_range using and advancing both fds' file positions. Returns bytes copied (0 at EOF). */
+    public static long copyFileRange(int fdIn, int fdOut, long len) {
+        return check(LIBC.copy_file_range(fdIn, null, fdOut, null, len, 0), "copy_file_range", "fd " + fdIn);
+    }
+
+    /** Copies {@code len} bytes at {@code offset} from one fd to the other through a native buffer. */
+    public static void copyThroughBuffer(int fdIn, int fdOut, long offset, long len) {
+        Pointer buf = SCRATCH.get().big;
+        long done = 0;
+        while (done < len) {
+            long n = pread(fdIn, buf, Math.min(XATTR_MAX, len - done), offset + done);
+            if (n == 0) {
+                throw new Errno(Errno.EIO, "copy: source shrank");
+            }
+            for (long w = 0; w < n; ) {
+                w += pwrite(fdOut, buf.slice(w), n - w, offset + done + w);
+            }
+            done += n;
+        }
+    }
+
+    // ---- xattrs ----
+
+    /** The value of an xattr, or null when it is absent (ENODATA) or unsupported. */
+    public static byte[] lgetxattr(String path, String name) {
+        Pointer buf = SCRATCH.get().big;
+        long n = LIBC.lgetxattr(path, name, buf, XATTR_MAX);
+        if (n < 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP) {
+                return null;
+            }
+            throw new Errno(errno, "lgetxattr " + name + " " + path);
+        }
+        byte[] value = new byte[(int) n];
+        buf.get(0, value, 0, value.length);
+        return value;
+    }
+
+    public static void lsetxattr(String path, String name, byte[] value, int flags) {
+        Pointer buf = SCRATCH.get().big;
+        buf.put(0, value, 0, value.length);
+        check(LIBC.lsetxattr(path, name, buf, value.length, flags), "lsetxattr " + name, path);
+    }
+
+    public static List<String> llistxattr(String path) {
+        Pointer buf = SCRATCH.get().big;
+        long n = check(LIBC.llistxattr(path, buf, XATTR_MAX), "llistxattr", path);
+        List<String> names = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < n; i++) {
+            if (buf.getByte(i) == 0) {
+                if (i > start) {
+                    byte[] b = new byte[i - start];
+                    buf.get(start, b, 0, b.length);
+                    names.add(new String(b, StandardCharsets.ISO_8859_1));
+                }
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
+    public static void lremovexattr(String path, String name) {
+        check(LIBC.lremovexattr(path, name), "lremovexattr " + name, path);
+    }
+
+    // ---- process ----
+
+    public static int umask(int mask) {
+        return LIBC.umask(mask);
+    }
+
+    public static void umount2(String target, int flags) {
+        check(LIBC.umount2(target, flags), "umount2", target);
+    }
+
+    public static int getpid() {
+        return LIBC.getpid();
+    }
+}

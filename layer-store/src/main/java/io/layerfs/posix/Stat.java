@@ -1,0 +1,46 @@
+package io.layerfs.posix;
+
+import jnr.ffi.Pointer;
+
+/** The fields of glibc's x86_64 {@code struct stat} that layerfs uses, copied out of native memory. */
+public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, long rdev, long size, long blocks,
+                   long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec, long ctimeSec, long ctimeNsec) {
+
+    public static final int SIZE = 144;
+    /** Offset of st_ino, st_nlink and st_mode in glibc's x86_64 struct stat. */
+    public static final int OFF_INO = 8, OFF_NLINK = 16, OFF_MODE = 24;
+
+    public static final int S_IFMT = 0170000, S_IFSOCK = 0140000, S_IFLNK = 0120000, S_IFREG = 0100000,
+            S_IFBLK = 0060000, S_IFDIR = 0040000, S_IFCHR = 0020000, S_IFIFO = 0010000;
+    public static final int S_ISUID = 04000, S_ISGID = 02000, S_ISVTX = 01000;
+
+    static Stat read(Pointer p) {
+        return new Stat(p.getLong(0), p.getLong(8), p.getLong(16), p.getInt(24), p.getInt(28), p.getInt(32),
+                p.getLong(40), p.getLong(48), p.getLong(64),
+                p.getLong(72), p.getLong(80), p.getLong(88), p.getLong(96), p.getLong(104), p.getLong(112));
+    }
+
+    public int type() {
+        return mode & S_IFMT;
+    }
+
+    public int permissions() {
+        return mode & 07777;
+    }
+
+    public boolean isDir() {
+        return type() == S_IFDIR;
+    }
+
+    public boolean isRegular() {
+        return type() == S_IFREG;
+    }
+
+    public boolean isSymlink() {
+        return type() == S_IFLNK;
+    }
+
+    public boolean isCharDevice() {
+        return type() == S_IFCHR;
+    }
+}
