@@ -425,6 +425,7 @@ public final class UnionFs {
                     return; // two links to one file: POSIX says do nothing
                 }
             }
+            boolean srcMerges = src.isDir() && !(src.dirs.length == 1 && src.inUpper());
             String srcReal = src.isDir() ? copyUpTree(src) : copyUp.copyUp(src, true);
             boolean whiteoutAtSource = hasLowerEntry(resolver.resolve(MergedPath.parent(from)), MergedPath.name(from));
             dstParent = resolver.resolve(MergedPath.parent(to)); // the source's copy-up may have changed it
@@ -447,6 +448,9 @@ public final class UnionFs {
             } else {
                 Posix.rename(srcReal, target);
             }
+            if (srcMerges) {
+                clearWhiteoutsTree(target); // its copy is complete; what the whiteouts hid is not below it now
+            }
             resolver.invalidateTree(from);
             resolver.invalidateTree(to);
         } finally {
@@ -466,7 +470,10 @@ public final class UnionFs {
         }
     }
 
-    /** Copies a directory's whole merged subtree into the upper and makes it opaque; returns its upper path. */
+    /**
+     * Copies a directory's whole merged subtree into the upper, so it no longer depends on the lowers at
+     * its current place. The merged view does not change; returns the upper path.
+     */
     private String copyUpTree(Node dir) {
         String upper = copyUp.copyUp(dir, false);
         if (dir.dirs.length == 1 && dir.inUpper()) {
@@ -480,10 +487,21 @@ public final class UnionFs {
                 copyUp.copyUp(child, true);
             }
         }
-        clearWhiteouts(upper);
-        OverlayFormat.markOpaque(upper);
         resolver.invalidateTree(dir.path);
         return upper;
+    }
+
+    /** Removes the whiteouts of a directory tree that no longer merges with anything below it. */
+    private static void clearWhiteoutsTree(String upperDir) {
+        for (var e : Posix.list(upperDir)) {
+            String real = LayerStack.join(upperDir, e.name());
+            Stat st = Posix.lstat(real);
+            if (OverlayFormat.isWhiteout(st)) {
+                Posix.unlink(real);
+            } else if (st.isDir()) {
+                clearWhiteoutsTree(real);
+            }
+        }
     }
 
     private static void clearWhiteouts(String upperDir) {
