@@ -82,7 +82,7 @@ public final class OverlayFs {
         args.add("-o");
         args.add(String.join(",",
                 "fsname=layerfs", "subtype=layerfs",
-                "default_permissions", "allow_other", "nonempty",
+                "default_permissions", "allow_other", "nonempty", "suid", "dev",
                 "use_ino", "readdir_ino", "hard_remove",
                 "big_writes", "atomic_o_trunc", "auto_cache",
                 "attr_timeout=" + o.attrTimeout(), "entry_timeout=" + o.entryTimeout(),

@@ -17,7 +17,8 @@ public final class Sh {
 
     /** Runs {@code bash -c script} in {@code dir}; returns exit code and output. */
     public static Result run(Path dir, String script) {
-        List<String> cmd = new ArrayList<>(List.of("bash", "-c", script));
+        // umask explicitly: an in-process mount sets the test JVM's umask to 0, and children inherit it
+        List<String> cmd = new ArrayList<>(List.of("bash", "-c", "umask 022\n" + script));
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir == null ? null : dir.toFile());
             pb.environment().put("LC_ALL", "C");
