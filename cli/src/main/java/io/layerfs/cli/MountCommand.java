@@ -4,6 +4,7 @@ import io.layerfs.overlay.OverlayConfig;
 import io.layerfs.overlay.OverlayConfigException;
 import io.layerfs.overlay.OverlayFs;
 import io.layerfs.overlay.OverlayMount;
+import io.layerfs.posix.Posix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -62,6 +63,7 @@ final class MountCommand implements Callable<Integer> {
             Daemon.start(daemonArgs(), log);
             return 0;
         }
+        Posix.umask(0); // a serving process: modes arrive with the caller's umask already applied
         PrintStream notify = notifyStdout ? System.out : null;
         OverlayMount mount;
         try {

@@ -4,7 +4,6 @@ import io.layerfs.overlay.fuse.OverlayFuse;
 import io.layerfs.overlay.union.LayerStack;
 import io.layerfs.overlay.union.UnionFs;
 import io.layerfs.posix.ByteString;
-import io.layerfs.posix.Posix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +30,6 @@ public final class OverlayFs {
     public static OverlayMount mount(OverlayConfig config, Path mountpoint) {
         Path mnt = mountpoint.toAbsolutePath().normalize();
         config.validate(mnt);
-        Posix.umask(0); // modes arrive from the kernel with the caller's umask applied already
         UnionFs fs = new UnionFs(stack(config), config.options().cacheSize());
         CountDownLatch ready = new CountDownLatch(1);
         OverlayFuse fuse = new OverlayFuse(fs, ready::countDown);

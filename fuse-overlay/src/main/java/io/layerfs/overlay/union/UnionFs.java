@@ -27,6 +27,8 @@ public final class UnionFs {
     private final CopyUp copyUp;
     private final Lock readLock;
     private final Lock writeLock;
+    /** This process's umask; new objects' modes arrive with the caller's umask applied, so ours is undone. */
+    private final int umask;
 
     public UnionFs(LayerStack stack, long cacheSize) {
         this.stack = stack;
@@ -36,6 +38,9 @@ public final class UnionFs {
         ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
         this.readLock = rw.readLock();
         this.writeLock = rw.writeLock();
+        int old = Posix.umask(0);
+        Posix.umask(old);
+        this.umask = old;
         scratch.reset();
     }
 
@@ -565,7 +570,8 @@ public final class UnionFs {
     /**
      * Puts a new object at {@code path} in the upper, made by {@code make} at a real path. Where a whiteout
      * hides a lower entry of that name, the object is built in the work dir (a directory marked opaque) and
-     * swapped in atomically. New objects are owned by the caller, taking the group of a setgid parent.
+     * swapped in atomically. A new directory in a merged parent is marked opaque, as overlayfs does. New
+     * objects are owned by the caller, taking the group of a setgid parent.
      * Returns the real path.
      */
     private String place(String path, Caller caller, boolean isDir, Consumer<String> make, int mode) {
@@ -575,6 +581,10 @@ public final class UnionFs {
         if (Posix.lstatOrNull(target) == null) {
             make.accept(target);
             own(target, caller, upperParent, isDir, mode);
+            if (isDir && parent.isMergedDir()) {
+                // as overlayfs: nothing is below a new directory, so say so and spare every later lookup
+                OverlayFormat.markOpaque(target);
+            }
         } else {
             String tmp = scratch.newName();
             try {
@@ -596,18 +606,18 @@ public final class UnionFs {
         return target;
     }
 
-    private static void own(String real, Caller caller, String upperParent, boolean isDir, int mode) {
+    private void own(String real, Caller caller, String upperParent, boolean isDir, int mode) {
         if (caller == null) {
             return;
         }
         Stat parent = Posix.lstat(upperParent);
         boolean setgidParent = (parent.mode() & Stat.S_ISGID) != 0;
         Posix.lchown(real, caller.uid(), setgidParent ? parent.gid() : caller.gid());
-        int keep = mode & (Stat.S_ISUID | Stat.S_ISGID);
+        int perms = mode & 07777;
         if (isDir && setgidParent) {
-            Posix.chmod(real, (mode & 07777) | Stat.S_ISGID);
-        } else if (keep != 0) {
-            Posix.chmod(real, mode & 07777); // chown cleared setuid/setgid
+            Posix.chmod(real, perms | Stat.S_ISGID);
+        } else if ((perms & (Stat.S_ISUID | Stat.S_ISGID)) != 0 || (perms & umask) != 0) {
+            Posix.chmod(real, perms); // chown cleared setuid/setgid; our umask cut bits the caller asked for
         }
     }
 
