@@ -1,0 +1,145 @@
+package io.layerfs.cli;
+
+import io.layerfs.overlay.Mounts;
+import io.layerfs.overlay.Sh;
+import io.layerfs.overlay.TestImages;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code layerfs mount} / {@code umount} through the packaged launcher and a real daemon. */
+class MountCommandIT {
+    Path base;
+    Path mnt;
+    String layers;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        base = Files.createTempDirectory("layerfs-cli");
+        for (String d : new String[]{"upper", "work", "mnt"}) {
+            Files.createDirectories(base.resolve(d));
+        }
+        mnt = base.resolve("mnt");
+        layers = TestImages.features() + ":" + TestImages.app() + ":" + TestImages.base();
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (Mounts.isMountpoint(mnt)) {
+            Sh.run(null, "umount -l '" + mnt + "'");
+        }
+        Sh.run(null, "rm -rf '" + base + "'");
+    }
+
+    private Sh.Result mount(String extra) {
+        return Cli.run("mount --lower '" + layers + "' --upper '" + base.resolve("upper") + "' --work '"
+                + base.resolve("work") + "' " + extra + " '" + mnt + "'");
+    }
+
+    @Test
+    void mountReturnsWithTheDaemonServingAndUmountStopsIt() throws Exception {
+        Sh.Result r = mount("");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(Mounts.fsType(mnt)).isEqualTo("fuse.layerfs");
+        Sh.ok("chroot '" + mnt + "' /bin/sh -c 'echo hi > /root/hi'");
+        Optional<Long> pid = Cli.daemonPid(mnt);
+        assertThat(pid).isPresent();
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+        assertThat(Mounts.isMountpoint(mnt)).isFalse();
+        ProcessHandle daemon = ProcessHandle.of(pid.get()).orElse(null);
+        if (daemon != null) {
+            daemon.onExit().get(10, TimeUnit.SECONDS);
+        }
+        assertThat(Files.readString(base.resolve("upper/root/hi"))).isEqualTo("hi\n");
+        assertThat(Files.readString(base.resolve("work/layerfs.log"))).contains("mounted " + mnt);
+    }
+
+    @Test
+    void badInputIsOneLineAndNonZero() {
+        Sh.Result r = Cli.run("mount --lower /nonexistent --upper '" + base.resolve("upper") + "' --work '"
+                + base.resolve("work") + "' '" + mnt + "'");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("layerfs: lower directory /nonexistent does not exist\n");
+        assertThat(Mounts.isMountpoint(mnt)).isFalse();
+
+        r = Cli.run("mount --upper x --work y '" + mnt + "'");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("Missing required option: '--lower");
+
+        r = Cli.run("umount '" + base + "'");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("layerfs: " + base + " is not a mount point\n");
+
+        r = Cli.run("umount /proc");
+        assertThat(r.err()).isEqualTo("layerfs: /proc is not a layerfs mount (it is proc)\n");
+    }
+
+    @Test
+    void secondMountOnTheSameMountpointIsRefused() {
+        assertThat(mount("").exit()).isZero();
+        Sh.Result r = mount("");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("layerfs: mountpoint " + mnt + " is already a mount point\n");
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+    }
+
+    @Test
+    void busyMountIsRefusedUnlessLazy() throws Exception {
+        assertThat(mount("").exit()).isZero();
+        Process holder = new ProcessBuilder("sleep", "30").directory(mnt.toFile()).start();
+        try {
+            Sh.Result r = Cli.run("umount '" + mnt + "'");
+            assertThat(r.exit()).isEqualTo(1);
+            assertThat(r.err()).contains("is busy");
+            assertThat(Mounts.isMountpoint(mnt)).isTrue();
+            assertThat(Cli.run("umount --lazy '" + mnt + "'").exit()).isZero();
+            assertThat(Mounts.isMountpoint(mnt)).isFalse();
+        } finally {
+            holder.destroy();
+            holder.waitFor();
+        }
+    }
+
+    @Test
+    void foregroundServesUntilUnmounted() throws Exception {
+        Process fg = new ProcessBuilder("bash", "-c", "exec '" + Cli.launcher() + "' mount --foreground --lower '"
+                + layers + "' --upper '" + base.resolve("upper") + "' --work '" + base.resolve("work") + "' '" + mnt + "'")
+                .redirectErrorStream(true).start();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (!Mounts.isMountpoint(mnt) && System.nanoTime() < deadline && fg.isAlive()) {
+                Thread.sleep(50);
+            }
+            assertThat(Mounts.isMountpoint(mnt)).isTrue();
+            assertThat(Files.readString(mnt.resolve("etc/hostname"))).isEqualTo("layerfs-demo\n");
+            assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+            assertThat(fg.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(fg.exitValue()).isZero();
+        } finally {
+            fg.destroyForcibly();
+        }
+    }
+
+    @Test
+    void sigtermUnmountsCleanly() throws Exception {
+        assertThat(mount("").exit()).isZero();
+        long pid = Cli.daemonPid(mnt).orElseThrow();
+        ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
+        daemon.destroy(); // SIGTERM
+        daemon.onExit().get(15, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (Mounts.isMountpoint(mnt) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(Mounts.isMountpoint(mnt)).isFalse();
+    }
+}
