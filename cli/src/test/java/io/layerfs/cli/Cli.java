@@ -1,7 +1,7 @@
 package io.layerfs.cli;
 
-import io.layerfs.overlay.Sh;
-import io.layerfs.overlay.TestImages;
+import io.layerfs.testing.Sh;
+import io.layerfs.testing.TestImages;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
 package io.layerfs.cli;
 
 import io.layerfs.overlay.Mounts;
-import io.layerfs.overlay.Sh;
-import io.layerfs.overlay.TestImages;
+import io.layerfs.testing.Sh;
+import io.layerfs.testing.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

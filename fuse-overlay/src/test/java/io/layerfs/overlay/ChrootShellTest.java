@@ -1,5 +1,9 @@
 package io.layerfs.overlay;
 
+import io.layerfs.testing.TestImages;
+
+import io.layerfs.testing.Sh;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;

@@ -1,5 +1,11 @@
 package io.layerfs.overlay;
 
+import io.layerfs.testing.TreeSnapshot;
+
+import io.layerfs.testing.TestImages;
+
+import io.layerfs.testing.Sh;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;

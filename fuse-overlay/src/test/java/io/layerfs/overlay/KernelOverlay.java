@@ -1,5 +1,7 @@
 package io.layerfs.overlay;
 
+import io.layerfs.testing.Sh;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
 package io.layerfs.overlay;
 
+import io.layerfs.testing.TestImages;
+
+import io.layerfs.testing.Sh;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
 package io.layerfs.overlay;
 
+import io.layerfs.testing.Sh;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

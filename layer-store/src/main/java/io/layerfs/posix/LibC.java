@@ -49,4 +49,7 @@ public interface LibC {
     int umount2(String target, int flags);
     int access(String path, int mode);
     int getpid();
+    int geteuid();
+    int flock(int fd, int operation);
+    int syncfs(int fd);
 }

@@ -325,4 +325,35 @@ public final class Posix {
     public static int getpid() {
         return LIBC.getpid();
     }
+
+    public static boolean isRoot() {
+        return LIBC.geteuid() == 0;
+    }
+
+    public static final int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+
+    /** flock(2): a lock on the open file description, so two opens in one process exclude each other too. */
+    public static void flock(int fd, int operation) {
+        check(LIBC.flock(fd, operation), "flock", "fd " + fd);
+    }
+
+    /** Flushes the whole filesystem holding {@code path} to disk. */
+    public static void syncfs(String path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY, 0);
+        try {
+            check(LIBC.syncfs(fd), "syncfs", path);
+        } finally {
+            close(fd);
+        }
+    }
+
+    /** fsync of a directory, making renames inside it durable. */
+    public static void fsyncDir(String path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY, 0);
+        try {
+            fsync(fd, false);
+        } finally {
+            close(fd);
+        }
+    }
 }

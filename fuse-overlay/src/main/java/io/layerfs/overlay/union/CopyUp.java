@@ -4,6 +4,7 @@ import io.layerfs.layer.OverlayFormat;
 import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
+import io.layerfs.posix.Trees;
 
 import java.nio.charset.StandardCharsets;
 
@@ -49,7 +50,7 @@ final class CopyUp {
             copyAttributes(node.real, tmp, st, node.ino);
             Posix.rename(tmp, target);
         } catch (RuntimeException e) {
-            Scratch.removeQuietly(tmp);
+            Trees.removeQuietly(tmp);
             throw e;
         }
         resolver.invalidate(node.path);

@@ -1,7 +1,7 @@
 package io.layerfs.overlay.union;
 
 import io.layerfs.posix.Posix;
-import io.layerfs.posix.Stat;
+import io.layerfs.posix.Trees;
 
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -27,31 +27,7 @@ final class Scratch {
             Posix.mkdir(dir, 0700);
         }
         for (var e : Posix.list(dir)) {
-            removeTree(dir + "/" + e.name());
-        }
-    }
-
-    /** Removes a real file or directory tree (never following symlinks). */
-    static void removeTree(String path) {
-        Stat st = Posix.lstatOrNull(path);
-        if (st == null) {
-            return;
-        }
-        if (st.isDir()) {
-            for (var e : Posix.list(path)) {
-                removeTree(path + "/" + e.name());
-            }
-            Posix.rmdir(path);
-        } else {
-            Posix.unlink(path);
-        }
-    }
-
-    static void removeQuietly(String path) {
-        try {
-            removeTree(path);
-        } catch (RuntimeException ignored) {
-            // best effort: the next mount empties the scratch directory
+            Trees.remove(dir + "/" + e.name());
         }
     }
 }

@@ -4,6 +4,7 @@ import io.layerfs.layer.OverlayFormat;
 import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
+import io.layerfs.posix.Trees;
 import jnr.ffi.Pointer;
 
 import java.util.ArrayList;
@@ -376,7 +377,7 @@ public final class UnionFs {
             if (n.isDir()) {
                 String tmp = scratch.newName();
                 Posix.rename(n.real, tmp); // it may still hold whiteouts: take it away whole, then delete
-                Scratch.removeTree(tmp);
+                Trees.remove(tmp);
             } else {
                 Posix.unlink(n.real);
             }
@@ -386,7 +387,7 @@ public final class UnionFs {
         OverlayFormat.makeWhiteout(whiteout);
         if (n.isDir()) {
             Posix.renameat2(whiteout, n.real, Posix.RENAME_EXCHANGE);
-            Scratch.removeTree(whiteout); // now the old directory
+            Trees.remove(whiteout); // now the old directory
         } else {
             Posix.rename(whiteout, n.real);
         }
@@ -598,7 +599,7 @@ public final class UnionFs {
                     Posix.rename(tmp, target);
                 }
             } catch (RuntimeException e) {
-                Scratch.removeQuietly(tmp);
+                Trees.removeQuietly(tmp);
                 throw e;
             }
         }

@@ -1,4 +1,4 @@
-package io.layerfs.overlay;
+package io.layerfs.testing;
 
 import java.io.IOException;
 import java.nio.file.Files;

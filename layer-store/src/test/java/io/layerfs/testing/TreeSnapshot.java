@@ -1,4 +1,4 @@
-package io.layerfs.overlay;
+package io.layerfs.testing;
 
 import io.layerfs.layer.OverlayFormat;
 import io.layerfs.posix.ByteString;

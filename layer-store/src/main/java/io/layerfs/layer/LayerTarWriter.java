@@ -1,0 +1,181 @@
+package io.layerfs.layer;
+
+import io.layerfs.posix.DirEntry;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.attribute.FileTime;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes a layer directory as a canonical OCI layer tar: depth-first with children sorted by name (so
+ * parents come first), fixed header fields (numeric owners, no user/group names, whole-second mtimes, no
+ * atime/ctime), hard links as link entries, xattrs as PAX {@code SCHILY.xattr.*} (empty values cannot
+ * be represented: PAX reads them as deletions). Whiteouts in any form
+ * become {@code .wh.<name>} entries and opaque directories get a {@code .wh..wh..opq} entry; overlay's own
+ * xattrs are not written. The same directory always gives the same bytes.
+ */
+public final class LayerTarWriter {
+    private static final int BUFFER = 1 << 20;
+
+    private final TarArchiveOutputStream tar;
+    private final Map<String, String> firstLinkByInode = new HashMap<>();
+    private final Pointer buf = Memory.allocateDirect(Posix.runtime(), BUFFER);
+    private final byte[] chunk = new byte[BUFFER];
+
+    private LayerTarWriter(OutputStream out) {
+        tar = new TarArchiveOutputStream(out, StandardCharsets.UTF_8.name());
+        tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+        tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+        tar.setAddPaxHeadersForNonAsciiNames(true);
+    }
+
+    /** Writes the layer rooted at the real directory {@code root} (a byte string) to {@code out}. */
+    public static void write(String root, OutputStream out) throws IOException {
+        LayerTarWriter w = new LayerTarWriter(out);
+        w.children(root, "");
+        w.tar.finish();
+        w.tar.flush();
+    }
+
+    private void children(String dirReal, String dirName) throws IOException {
+        List<DirEntry> entries = new ArrayList<>(Posix.list(dirReal));
+        entries.sort((a, b) -> a.name().compareTo(b.name())); // byte order: names are Latin-1 byte strings
+        for (DirEntry e : entries) {
+            String name = e.name();
+            if (name.equals(OverlayFormat.OCI_OPAQUE_MARKER)) {
+                continue; // written right after its directory's entry
+            }
+            String real = dirReal + "/" + name;
+            String entryName = dirName + name;
+            Stat st = Posix.lstat(real);
+            if (OverlayFormat.isWhiteout(st) || (OverlayFormat.isOciMarkerName(name) && st.isRegular())) {
+                String target = OverlayFormat.isWhiteout(st) ? OverlayFormat.OCI_WHITEOUT_PREFIX + name : name;
+                put(marker(dirName + target, st.mtimeSec()));
+                continue;
+            }
+            entry(real, entryName, st);
+        }
+    }
+
+    private void entry(String real, String name, Stat st) throws IOException {
+        TarArchiveEntry e;
+        boolean withData = false;
+        switch (st.type()) {
+            case Stat.S_IFDIR -> e = new TarArchiveEntry(TarNames.toTar(name + "/"), TarConstants.LF_DIR, true);
+            case Stat.S_IFLNK -> {
+                e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_SYMLINK, true);
+                e.setLinkName(TarNames.toTar(Posix.readlink(real)));
+            }
+            case Stat.S_IFREG -> {
+                String first = st.nlink() > 1 ? firstLinkByInode.putIfAbsent(st.dev() + ":" + st.ino(), name) : null;
+                if (first != null) {
+                    e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_LINK, true);
+                    e.setLinkName(TarNames.toTar(first));
+                } else {
+                    e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_NORMAL, true);
+                    e.setSize(st.size());
+                    withData = true;
+                }
+            }
+            case Stat.S_IFCHR, Stat.S_IFBLK -> {
+                e = new TarArchiveEntry(TarNames.toTar(name),
+                        st.type() == Stat.S_IFCHR ? TarConstants.LF_CHR : TarConstants.LF_BLK, true);
+                e.setDevMajor(major(st.rdev()));
+                e.setDevMinor(minor(st.rdev()));
+            }
+            case Stat.S_IFIFO -> e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_FIFO, true);
+            default -> {
+                return; // sockets have no tar form
+            }
+        }
+        e.setMode(st.permissions());
+        e.setUserId(st.uid());
+        e.setGroupId(st.gid());
+        e.setUserName("");
+        e.setGroupName("");
+        e.setModTime(FileTime.fromMillis(st.mtimeSec() * 1000));
+        for (String xattr : sorted(Posix.llistxattr(real))) {
+            if (OverlayFormat.isPrivateXattr(xattr) || xattr.equals(OverlayFormat.USER_OPAQUE_XATTR)) {
+                continue;
+            }
+            byte[] value = Posix.lgetxattr(real, xattr);
+            if (value != null && value.length > 0) { // an empty PAX value reads back as "no such key"
+                e.addPaxHeader("SCHILY.xattr." + xattr, new String(value, StandardCharsets.UTF_8));
+            }
+        }
+        tar.putArchiveEntry(e);
+        if (withData) {
+            copyData(real, st.size());
+        }
+        tar.closeArchiveEntry();
+        if (st.isDir()) {
+            if (OverlayFormat.isOpaque(real)) {
+                put(marker(name + "/" + OverlayFormat.OCI_OPAQUE_MARKER, st.mtimeSec()));
+            }
+            children(real, name + "/");
+        }
+    }
+
+    /** A whiteout or opaque marker: an empty regular file owned by root with mode 0. */
+    private static TarArchiveEntry marker(String name, long mtimeSec) {
+        TarArchiveEntry e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_NORMAL, true);
+        e.setMode(0);
+        e.setUserName("");
+        e.setGroupName("");
+        e.setModTime(FileTime.fromMillis(mtimeSec * 1000));
+        return e;
+    }
+
+    private void put(TarArchiveEntry e) throws IOException {
+        tar.putArchiveEntry(e);
+        tar.closeArchiveEntry();
+    }
+
+    private void copyData(String real, long size) throws IOException {
+        int fd = Posix.open(real, Posix.O_RDONLY, 0);
+        try {
+            long off = 0;
+            while (off < size) {
+                long n = Posix.pread(fd, buf, Math.min(BUFFER, size - off), off);
+                if (n == 0) {
+                    throw new IOException("file shrank while being archived: " + real);
+                }
+                buf.get(0, chunk, 0, (int) n);
+                tar.write(chunk, 0, (int) n);
+                off += n;
+            }
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
+    private static List<String> sorted(List<String> names) {
+        names.sort(null);
+        return names;
+    }
+
+    static int major(long rdev) {
+        return (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));
+    }
+
+    static int minor(long rdev) {
+        return (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL));
+    }
+
+    static long makedev(int major, int minor) {
+        return ((long) (major & 0xfff) << 8) | ((long) (major & ~0xfff) << 32)
+                | (minor & 0xff) | ((long) (minor & ~0xff) << 12);
+    }
+}
