@@ -13,8 +13,7 @@ final class ErrorHandler implements IExecutionExceptionHandler {
 
     @Override
     public int handleExecutionException(Exception e, CommandLine cli, ParseResult parsed) {
-        boolean verbose = parsed.hasMatchedOption("--verbose")
-                || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--verbose"));
+        boolean verbose = ((Layerfs) cli.getCommandSpec().root().userObject()).verbose;
         String message = e.getMessage() == null ? e.toString() : e.getMessage();
         cli.getErr().println("layerfs: " + message);
         if (verbose) {

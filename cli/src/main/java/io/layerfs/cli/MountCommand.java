@@ -44,9 +44,6 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--debug", description = "libfuse debug output (with --foreground).")
     boolean debug;
 
-    @Option(names = {"-v", "--verbose"}, description = "Show stack traces on errors.")
-    boolean verbose;
-
     @Option(names = "--notify-stdout", hidden = true, description = "Daemon side: report readiness on stdout.")
     boolean notifyStdout;
 

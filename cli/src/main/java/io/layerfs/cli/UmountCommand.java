@@ -22,9 +22,6 @@ final class UmountCommand implements Callable<Integer> {
     @Option(names = {"-l", "--lazy"}, description = "Detach now even if busy; finish when no longer in use.")
     boolean lazy;
 
-    @Option(names = {"-v", "--verbose"}, description = "Show stack traces on errors.")
-    boolean verbose;
-
     @Override
     public Integer call() {
         Path mnt = mountpoint.toAbsolutePath().normalize();

@@ -243,6 +243,7 @@ public final class LayerStore {
     // ---------------------------------------------------------------- images
 
     public void putImage(ImageRecord image) {
+        ImageNames.check(image.name());
         try (StoreLock lock = StoreLock.shared(layout.lockFile())) {
             for (String layer : image.layers()) {
                 record(Digest.parse(layer));
@@ -257,7 +258,7 @@ public final class LayerStore {
     }
 
     public Optional<ImageRecord> image(String name) {
-        Path p = layout.image(name);
+        Path p = layout.image(ImageNames.check(name));
         if (!Files.exists(p)) {
             return Optional.empty();
         }
@@ -283,7 +284,7 @@ public final class LayerStore {
 
     public void removeImage(String name) {
         try {
-            if (!Files.deleteIfExists(layout.image(name))) {
+            if (!Files.deleteIfExists(layout.image(ImageNames.check(name)))) {
                 throw new StoreException("no image " + name + " in the store");
             }
         } catch (IOException e) {
