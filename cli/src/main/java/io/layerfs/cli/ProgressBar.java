@@ -1,5 +1,7 @@
 package io.layerfs.cli;
 
+import io.layerfs.posix.Posix;
+
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongConsumer;
@@ -25,7 +27,7 @@ final class ProgressBar implements LongConsumer, AutoCloseable {
 
     /** A bar for a transfer of {@code total} bytes (-1 if unknown); silent when stderr is not a terminal. */
     static ProgressBar forTransfer(long total) {
-        return new ProgressBar(System.err, total, System.console() != null);
+        return new ProgressBar(System.err, total, Posix.isatty(2));
     }
 
     @Override

@@ -50,6 +50,7 @@ public interface LibC {
     int access(String path, int mode);
     int getpid();
     int geteuid();
+    int isatty(int fd);
     int flock(int fd, int operation);
     int syncfs(int fd);
 }

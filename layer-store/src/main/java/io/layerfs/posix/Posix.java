@@ -326,6 +326,10 @@ public final class Posix {
         return LIBC.getpid();
     }
 
+    public static boolean isatty(int fd) {
+        return LIBC.isatty(fd) == 1;
+    }
+
     public static boolean isRoot() {
         return LIBC.geteuid() == 0;
     }
