@@ -95,6 +95,18 @@ class StoreCommandsIT {
     }
 
     @Test
+    void deviceNodesAreRefusedWhenNotRoot() throws Exception {
+        Sh.ok("chmod 755 '" + base + "' && mkdir -m 777 '" + base + "/nobody' && python3 -c \"import tarfile;"
+                + " t=tarfile.open('" + base + "/nobody/dev.tar','w'); i=tarfile.TarInfo('null'); i.type=tarfile.CHRTYPE;"
+                + " i.devmajor=1; i.devminor=3; t.addfile(i); t.close()\"");
+        Sh.Result r = Sh.run(null, "runuser -u nobody -- '" + Cli.launcher() + "' --root '" + base
+                + "/nobody/store' layer import '" + base + "/nobody/dev.tar'");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("layerfs: device node null: only root can import device nodes\n");
+        assertThat(ok("layer import '" + base + "/nobody/dev.tar'")).startsWith("sha256:"); // root may
+    }
+
+    @Test
     void eightConcurrentImportsOfOneTarEndWithOneLayer() throws Exception {
         Path tar = base.resolve("base.tar");
         Sh.ok("tar -C '" + TestImages.base() + "' -cf '" + tar + "' .");
