@@ -2,12 +2,11 @@ package io.layerfs.overlay.union;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import io.layerfs.layer.OverlayFormat;
+import io.layerfs.layer.MergedLookup;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * Answers "where does this merged path exist": resolves component by component with lstat (never following
@@ -40,55 +39,23 @@ final class Resolver {
 
     /** Resolves {@code name} inside the directory {@code parent}, bypassing the cache. */
     Node lookup(Node parent, String name) {
-        if (!parent.exists() || !parent.isDir() || OverlayFormat.isOciMarkerName(name)) {
+        if (!parent.exists() || !parent.isDir()) {
             return Node.ABSENT;
         }
-        String path = MergedPath.child(parent.path, name);
-        int top = -1;
-        String topReal = null;
-        Stat topStat = null;
-        int dirCount = 0;
-        String[] dirs = null;
+        MergedLookup.Entry e = MergedLookup.lookup(parent.dirs, name);
+        if (e == null) {
+            return Node.ABSENT;
+        }
+        int top = parent.dirLayers[e.top()];
         int[] dirLayers = null;
-        for (int i = 0; i < parent.dirs.length; i++) {
-            String dir = parent.dirs[i];
-            String real = LayerStack.join(dir, name);
-            Stat st = Posix.lstatOrNull(real);
-            if (st == null) {
-                if (OverlayFormat.hasOciWhiteout(dir, name)) {
-                    break;
-                }
-                continue;
-            }
-            if (OverlayFormat.isWhiteout(st)) {
-                break;
-            }
-            if (topStat == null) {
-                top = parent.dirLayers[i];
-                topReal = real;
-                topStat = st;
-                if (!st.isDir()) {
-                    break;
-                }
-                dirs = new String[parent.dirs.length - i];
-                dirLayers = new int[dirs.length];
-            } else if (!st.isDir()) {
-                break; // a lower non-directory under a directory ends the merge
-            }
-            dirs[dirCount] = real;
-            dirLayers[dirCount++] = parent.dirLayers[i];
-            if (i + 1 < parent.dirs.length && OverlayFormat.isOpaque(real)) {
-                break;
+        if (e.dirs() != null) {
+            dirLayers = new int[e.dirs().length];
+            for (int i = 0; i < dirLayers.length; i++) {
+                dirLayers[i] = parent.dirLayers[e.indexes()[i]];
             }
         }
-        if (topStat == null) {
-            return Node.ABSENT;
-        }
-        if (dirs != null && dirCount < dirs.length) {
-            dirs = Arrays.copyOf(dirs, dirCount);
-            dirLayers = Arrays.copyOf(dirLayers, dirCount);
-        }
-        return new Node(path, top, topReal, topStat.type(), inode(top, topReal, topStat), dirs, dirLayers);
+        return new Node(MergedPath.child(parent.path, name), top, e.real(), e.stat().type(),
+                inode(top, e.real(), e.stat()), e.dirs(), dirLayers);
     }
 
     private Node root() {

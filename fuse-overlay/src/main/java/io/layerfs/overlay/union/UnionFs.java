@@ -1,5 +1,7 @@
 package io.layerfs.overlay.union;
 
+import io.layerfs.layer.MergedListing;
+import io.layerfs.layer.MergedLookup;
 import io.layerfs.layer.OverlayFormat;
 import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
@@ -8,6 +10,7 @@ import io.layerfs.posix.Trees;
 import jnr.ffi.Pointer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -102,7 +105,7 @@ public final class UnionFs {
             if (!dir.isDir()) {
                 throw new Errno(Errno.ENOTDIR, "readdir " + path);
             }
-            List<String> names = DirMerger.names(dir);
+            List<String> names = MergedListing.names(dir.dirs);
             List<Node> out = new ArrayList<>(names.size());
             for (String name : names) {
                 Node child = resolver.resolve(MergedPath.child(path, name));
@@ -351,7 +354,7 @@ public final class UnionFs {
             if (path.equals("/")) {
                 throw new Errno(Errno.EPERM, "rmdir /");
             }
-            if (!DirMerger.isEmpty(n)) {
+            if (!MergedListing.isEmpty(n.dirs)) {
                 throw new Errno(Errno.ENOTEMPTY, "rmdir " + path);
             }
             remove(n);
@@ -424,7 +427,7 @@ public final class UnionFs {
                 if (!src.isDir() && dst.isDir()) {
                     throw new Errno(Errno.EISDIR, "rename " + to);
                 }
-                if (dst.isDir() && !DirMerger.isEmpty(dst)) {
+                if (dst.isDir() && !MergedListing.isEmpty(dst.dirs)) {
                     throw new Errno(Errno.ENOTEMPTY, "rename " + to);
                 }
                 if (!src.isDir() && sameFile(src, dst)) {
@@ -485,7 +488,7 @@ public final class UnionFs {
         if (dir.dirs.length == 1 && dir.inUpper()) {
             return upper; // nothing below to merge
         }
-        for (String name : DirMerger.names(dir)) {
+        for (String name : MergedListing.names(dir.dirs)) {
             Node child = resolver.resolve(MergedPath.child(dir.path, name));
             if (child.isDir()) {
                 copyUpTree(child);
@@ -538,20 +541,9 @@ public final class UnionFs {
 
     /** True when a lower layer of {@code parent} has a visible entry {@code name}, which removal must keep hidden. */
     private static boolean hasLowerEntry(Node parent, String name) {
-        for (int i = 0; i < parent.dirs.length; i++) {
-            if (parent.dirLayers[i] == LayerStack.UPPER) {
-                continue;
-            }
-            String dir = parent.dirs[i];
-            Stat st = Posix.lstatOrNull(LayerStack.join(dir, name));
-            if (st != null) {
-                return !OverlayFormat.isWhiteout(st);
-            }
-            if (OverlayFormat.hasOciWhiteout(dir, name)) {
-                return false;
-            }
-        }
-        return false;
+        int firstLower = parent.inUpper() ? 1 : 0; // dirs[0] is the upper directory when the parent has one
+        return firstLower < parent.dirs.length
+                && MergedLookup.lookup(Arrays.copyOfRange(parent.dirs, firstLower, parent.dirs.length), name) != null;
     }
 
     private Node checkCreatable(String path) {

@@ -1,6 +1,5 @@
-package io.layerfs.overlay.union;
+package io.layerfs.layer;
 
-import io.layerfs.layer.OverlayFormat;
 import io.layerfs.posix.DirEntry;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
@@ -14,14 +13,15 @@ import java.util.Set;
  * The merged listing of a directory: names from each of its real directories, top first; a name seen once
  * hides it below; whiteouts (char 0/0 and {@code .wh.} files) hide without showing; marker files never show.
  */
-final class DirMerger {
-    private DirMerger() {
+public final class MergedListing {
+    private MergedListing() {
     }
 
-    static List<String> names(Node dir) {
+    /** Visible names of the merged directory made of {@code dirs} (real directories, top first). */
+    public static List<String> names(String[] dirs) {
         List<String> visible = new ArrayList<>();
         Set<String> seen = new HashSet<>();
-        for (String real : dir.dirs) {
+        for (String real : dirs) {
             List<String> ociHidden = null;
             for (DirEntry e : Posix.list(real)) {
                 String name = e.name();
@@ -50,12 +50,12 @@ final class DirMerger {
         return visible;
     }
 
-    static boolean isEmpty(Node dir) {
-        return names(dir).isEmpty();
+    public static boolean isEmpty(String[] dirs) {
+        return names(dirs).isEmpty();
     }
 
     private static boolean isWhiteout(String dir, String name) {
-        Stat st = Posix.lstatOrNull(LayerStack.join(dir, name));
+        Stat st = Posix.lstatOrNull(dir + "/" + name);
         return st != null && OverlayFormat.isWhiteout(st);
     }
 }
