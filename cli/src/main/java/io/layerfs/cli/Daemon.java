@@ -24,8 +24,11 @@ final class Daemon {
     private Daemon() {
     }
 
-    /** Starts the daemon with {@code args} and returns once it says it is ready; throws with its reason otherwise. */
-    static void start(List<String> args, Path logFile) throws IOException, InterruptedException {
+    /**
+     * Starts the daemon with {@code args} and returns its pid once it says it is ready; throws with its
+     * reason otherwise. (setsid execs in place, so the pid is the daemon's.)
+     */
+    static long start(List<String> args, Path logFile) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -45,7 +48,7 @@ final class Daemon {
             String line;
             while ((line = out.readLine()) != null) {
                 if (line.equals(READY)) {
-                    return;
+                    return p.pid();
                 }
                 if (line.startsWith(ERROR_PREFIX)) {
                     throw new UserError(line.substring(ERROR_PREFIX.length()));

@@ -10,7 +10,8 @@ import java.nio.file.Path;
 /** The {@code layerfs} command: parses, dispatches to one class per subcommand, maps failures to exit codes. */
 @Command(name = "layerfs", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Container-style root filesystems from the shell: union mounts of read-only layers.",
-        subcommands = {MountCommand.class, UmountCommand.class, LayerCommand.class, ImageCommand.class,
+        subcommands = {MountCommand.class, UmountCommand.class, PsCommand.class, DiffCommand.class,
+                CommitCommand.class, RmCommand.class, LogsCommand.class, LayerCommand.class, ImageCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Layerfs {
     @Option(names = "--root", paramLabel = "DIR", scope = ScopeType.INHERIT,

@@ -5,31 +5,57 @@ import io.layerfs.overlay.OverlayConfigException;
 import io.layerfs.overlay.OverlayFs;
 import io.layerfs.overlay.OverlayMount;
 import io.layerfs.posix.Posix;
+import io.layerfs.store.ContainerRecord;
+import io.layerfs.store.ContainerStore;
+import io.layerfs.store.Digest;
+import io.layerfs.store.ImageRecord;
+import io.layerfs.store.LayerStore;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code layerfs mount --lower A:B --upper U --work W MOUNTPOINT}. Without {@code --foreground} it starts
- * a daemon and returns once the mount is live; with it, it serves the mount itself until unmounted.
+ * {@code layerfs mount}, three ways:
+ * <ul>
+ * <li>{@code mount [--name NAME] (--image NAME | --layer DIGEST...) MOUNTPOINT}: a new container over
+ *     stored layers (bottom-first), with its upper and work under the store root;</li>
+ * <li>{@code mount NAME}: mount a stopped container again, with its upper;</li>
+ * <li>{@code mount --lower A:B --upper U --work W MOUNTPOINT}: any directories, no store.</li>
+ * </ul>
+ * Returns once the mount is live, with a daemon serving it; {@code --foreground} serves in this process.
  */
-@Command(name = "mount", description = "Mount a union of read-only lower directories and a writable upper.")
+@Command(name = "mount", description = "Mount a container layer over stored layers (or any directories).")
 final class MountCommand implements Callable<Integer> {
-    @Option(names = "--lower", required = true, paramLabel = "DIR[:DIR...]",
-            description = "Lower directories, top-most first (as overlayfs's lowerdir=).")
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--name", description = "Container name (default: generated).")
+    String name;
+
+    @Option(names = "--image", paramLabel = "NAME", description = "Mount this image's layers.")
+    String image;
+
+    @Option(names = "--layer", paramLabel = "DIGEST", description = "A stored layer, bottom-most first; repeat for more.")
+    List<String> layers = new ArrayList<>();
+
+    @Option(names = "--lower", paramLabel = "DIR[:DIR...]",
+            description = "Lower directories, top-most first (as overlayfs's lowerdir=); needs --upper and --work.")
     String lower;
 
-    @Option(names = "--upper", required = true, paramLabel = "DIR", description = "The writable upper directory.")
+    @Option(names = "--upper", paramLabel = "DIR", description = "The writable upper directory (with --lower).")
     Path upper;
 
-    @Option(names = "--work", required = true, paramLabel = "DIR",
-            description = "Empty work directory on the same filesystem as --upper.")
+    @Option(names = "--work", paramLabel = "DIR", description = "Empty work directory on the upper's filesystem (with --lower).")
     Path work;
 
     @Option(names = {"-f", "--foreground"}, description = "Serve in this process until unmounted; log to stderr.")
@@ -38,7 +64,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--single-threaded", description = "Serve FUSE requests on one thread.")
     boolean singleThreaded;
 
-    @Option(names = "--log", paramLabel = "FILE", description = "Daemon log file (default: WORK/layerfs.log).")
+    @Option(names = "--log", paramLabel = "FILE", description = "Daemon log file (default: WORK/layerfs.log, or the container's).")
     Path logFile;
 
     @Option(names = "--debug", description = "libfuse debug output (with --foreground).")
@@ -47,21 +73,94 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--notify-stdout", hidden = true, description = "Daemon side: report readiness on stdout.")
     boolean notifyStdout;
 
-    @Parameters(paramLabel = "MOUNTPOINT", description = "Where to mount.")
-    Path mountpoint;
+    @Parameters(paramLabel = "MOUNTPOINT|NAME", description = "Where to mount; or the name of a stopped container.")
+    String target;
 
     @Override
     public Integer call() throws Exception {
-        OverlayConfig config = config();
-        Path mnt = mountpoint.toAbsolutePath().normalize();
-        if (!foreground) {
-            config.validate(mnt); // fail fast, before starting a daemon
-            Path log = logFile != null ? logFile : config.work().resolve("layerfs.log");
-            Daemon.start(daemonArgs(), log);
+        OverlayConfig.Options options = OverlayConfig.Options.defaults().withSingleThreaded(singleThreaded).withDebug(debug);
+        if (lower != null) {
+            return mountDirectories(options);
+        }
+        if (upper != null || work != null) {
+            throw new ParameterException(spec.commandLine(), "--upper and --work go with --lower");
+        }
+        Containers c = new Containers(StoreRoot.open(spec));
+        if (image != null || !layers.isEmpty()) {
+            ContainerRecord r = create(c);
+            try {
+                c.start(r, options);
+            } catch (Exception | Error e) {
+                c.remove(r, false); // a container that never mounted leaves nothing behind
+                throw e;
+            }
+            System.out.println(r.name());
             return 0;
         }
+        ContainerRecord r = c.find(target);
+        if (c.state(r) != Containers.State.UNMOUNTED) {
+            throw new UserError("container " + r.name() + " is already mounted at " + r.mountpoint());
+        }
+        c.start(r, options);
+        System.out.println(r.name());
+        return 0;
+    }
+
+    /** A new container: resolve its layers, take the name, hold the layers. */
+    private ContainerRecord create(Containers c) throws Exception {
+        if (image != null && !layers.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "give --image or --layer, not both");
+        }
+        LayerStore store = c.store;
+        List<String> diffIds = new ArrayList<>();
+        if (image != null) {
+            ImageRecord img = store.image(image).orElseThrow(() -> new UserError("no image " + image + " in the store"));
+            diffIds.addAll(img.layers());
+        } else {
+            for (String ref : layers) {
+                diffIds.add(store.resolve(ref).toString());
+            }
+        }
+        String containerName = name != null ? ContainerStore.checkName(name) : c.generateName();
+        Path mnt = Path.of(target).toAbsolutePath().normalize();
+        ContainerRecord r = new ContainerRecord(containerName, image, diffIds, mnt.toString(), 0,
+                Instant.now().toString(), false);
+        c.containers.create(r);
+        try {
+            for (String d : diffIds) {
+                store.hold(Digest.parse(d), containerName);
+            }
+        } catch (RuntimeException e) {
+            c.remove(r, false);
+            throw e;
+        }
+        return r;
+    }
+
+    private Integer mountDirectories(OverlayConfig.Options options) throws Exception {
+        if (upper == null || work == null) {
+            throw new ParameterException(spec.commandLine(), "--lower needs --upper and --work");
+        }
+        List<Path> lowers = new ArrayList<>();
+        for (String dir : lower.split(":")) {
+            if (dir.isEmpty()) {
+                throw new UserError("empty directory in --lower " + lower);
+            }
+            lowers.add(Path.of(dir));
+        }
+        OverlayConfig config = new OverlayConfig(lowers, upper, work, options);
+        Path mnt = Path.of(target).toAbsolutePath().normalize();
+        if (foreground) {
+            return serve(config, mnt);
+        }
+        config.validate(mnt); // fail fast, before starting a daemon
+        Daemon.start(daemonArgs(config, mnt, singleThreaded), logFile != null ? logFile : config.work().resolve("layerfs.log"));
+        return 0;
+    }
+
+    /** Serves the mount in this process until it is unmounted. */
+    private static int serve(OverlayConfig config, Path mnt, PrintStream notify) throws InterruptedException {
         Posix.umask(0); // a serving process: modes arrive with the caller's umask already applied
-        PrintStream notify = notifyStdout ? System.out : null;
         OverlayMount mount;
         try {
             mount = OverlayFs.mount(config, mnt);
@@ -80,33 +179,22 @@ final class MountCommand implements Callable<Integer> {
         return 0;
     }
 
-    private OverlayConfig config() {
-        List<Path> lowers = new ArrayList<>();
-        for (String dir : lower.split(":")) {
-            if (dir.isEmpty()) {
-                throw new UserError("empty directory in --lower " + lower);
-            }
-            lowers.add(Path.of(dir));
-        }
-        OverlayConfig.Options options = OverlayConfig.Options.defaults()
-                .withSingleThreaded(singleThreaded).withDebug(debug);
-        return new OverlayConfig(lowers, upper, work, options);
+    private int serve(OverlayConfig config, Path mnt) throws InterruptedException {
+        return serve(config, mnt, notifyStdout ? System.out : null);
     }
 
     /** The same mount, asked of a daemon: absolute paths, --foreground, readiness on stdout. */
-    private List<String> daemonArgs() {
-        List<String> args = new ArrayList<>(List.of("mount", "--foreground", "--notify-stdout"));
+    static List<String> daemonArgs(OverlayConfig config, Path mnt, boolean singleThreaded) {
         List<String> lowers = new ArrayList<>();
-        for (String dir : lower.split(":")) {
-            lowers.add(Path.of(dir).toAbsolutePath().normalize().toString());
+        for (Path p : config.lowers()) {
+            lowers.add(p.toString());
         }
-        args.addAll(List.of("--lower", String.join(":", lowers)));
-        args.addAll(List.of("--upper", upper.toAbsolutePath().normalize().toString()));
-        args.addAll(List.of("--work", work.toAbsolutePath().normalize().toString()));
+        List<String> args = new ArrayList<>(List.of("mount", "--foreground", "--notify-stdout",
+                "--lower", String.join(":", lowers), "--upper", config.upper().toString(), "--work", config.work().toString()));
         if (singleThreaded) {
             args.add("--single-threaded");
         }
-        args.add(mountpoint.toAbsolutePath().normalize().toString());
+        args.add(mnt.toString());
         return args;
     }
 }

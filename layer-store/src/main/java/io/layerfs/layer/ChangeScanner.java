@@ -1,0 +1,88 @@
+package io.layerfs.layer;
+
+import io.layerfs.posix.DirEntry;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What an upper directory changed against its lowers, in {@code docker diff} terms. Walks the upper only:
+ * an entry with nothing of its name below is Added (with everything under it); one that exists below is
+ * Changed (so are the directories above any change); a whiteout of something that exists below is one
+ * Deleted entry (a deleted directory is listed once); an opaque directory also Deletes what it hides.
+ */
+public final class ChangeScanner {
+    public enum Kind { ADDED, CHANGED, DELETED }
+
+    /** One change; the path is absolute in the merged view ("/etc/motd"), as a byte string. */
+    public record Change(Kind kind, String path) {
+    }
+
+    private final List<Change> out = new ArrayList<>();
+
+    private ChangeScanner() {
+    }
+
+    /** Scans {@code upper} against {@code lowersTopFirst}; the result is sorted by path. */
+    public static List<Change> scan(String upper, List<String> lowersTopFirst) {
+        ChangeScanner s = new ChangeScanner();
+        s.walk(upper, "", lowersTopFirst.toArray(new String[0]));
+        s.out.sort(Comparator.comparing(Change::path));
+        return s.out;
+    }
+
+    private void walk(String upperDir, String rel, String[] lowerDirs) {
+        Set<String> present = new HashSet<>();
+        for (DirEntry e : Posix.list(upperDir)) {
+            String name = e.name();
+            if (name.equals(OverlayFormat.OCI_OPAQUE_MARKER)) {
+                continue;
+            }
+            String real = upperDir + "/" + name;
+            Stat st = Posix.lstat(real);
+            boolean whiteout = OverlayFormat.isWhiteout(st);
+            String target = name;
+            if (OverlayFormat.isOciMarkerName(name) && st.isRegular()) {
+                whiteout = true;
+                target = name.substring(OverlayFormat.OCI_WHITEOUT_PREFIX.length());
+            }
+            String path = rel + "/" + target;
+            MergedLookup.Entry below = lowerDirs == null ? null : MergedLookup.lookup(lowerDirs, target);
+            if (whiteout) {
+                if (below != null) {
+                    out.add(new Change(Kind.DELETED, path));
+                }
+                continue;
+            }
+            present.add(name);
+            if (below == null) {
+                out.add(new Change(Kind.ADDED, path));
+                if (st.isDir()) {
+                    walk(real, path, null);
+                }
+                continue;
+            }
+            out.add(new Change(Kind.CHANGED, path));
+            if (st.isDir()) {
+                if (below.dirs() != null && OverlayFormat.isOpaque(real)) {
+                    for (String hidden : MergedListing.names(below.dirs())) {
+                        if (!present(real, hidden)) {
+                            out.add(new Change(Kind.DELETED, path + "/" + hidden));
+                        }
+                    }
+                }
+                walk(real, path, below.dirs());
+            }
+        }
+    }
+
+    private static boolean present(String upperDir, String name) {
+        Stat st = Posix.lstatOrNull(upperDir + "/" + name);
+        return st != null && !OverlayFormat.isWhiteout(st);
+    }
+}
