@@ -166,25 +166,28 @@ final class Containers {
 
     /** Waits for the daemon to exit after its unmount; stops it (by its pid) if it lingers. */
     private static void stopDaemon(ContainerRecord r, long graceSeconds) throws InterruptedException {
-        if (!daemonAlive(r)) {
+        if (waitForExit(r, graceSeconds)) {
             return;
         }
-        Optional<ProcessHandle> h = ProcessHandle.of(r.pid());
-        if (h.isEmpty()) {
-            return;
+        ProcessHandle.of(r.pid()).ifPresent(ProcessHandle::destroy); // SIGTERM: the JVM unmounts and exits
+        if (!waitForExit(r, 5)) {
+            ProcessHandle.of(r.pid()).ifPresent(ProcessHandle::destroyForcibly);
         }
-        try {
-            h.get().onExit().get(graceSeconds, TimeUnit.SECONDS);
-            return;
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            // still there: a lazily detached mount still in use
+    }
+
+    /**
+     * Polls until the daemon is gone. A daemon is not our child, so once it exits it stays a zombie until
+     * init reaps it; its empty /proc cmdline already says it is gone.
+     */
+    private static boolean waitForExit(ContainerRecord r, long seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (daemonAlive(r)) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(20);
         }
-        h.get().destroy();
-        try {
-            h.get().onExit().get(5, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            h.get().destroyForcibly();
-        }
+        return true;
     }
 
     /** Tears a container down: unmount, release its layers, delete upper, work and record. Resumable. */
