@@ -77,7 +77,7 @@ class MountCommandIT {
 
         r = Cli.run("umount '" + base + "'");
         assertThat(r.exit()).isEqualTo(1);
-        assertThat(r.err()).isEqualTo("layerfs: " + base + " is not a mount point\n");
+        assertThat(r.err()).isEqualTo("layerfs: " + base + " is neither a container nor a mount point\n");
 
         r = Cli.run("umount /proc");
         assertThat(r.err()).isEqualTo("layerfs: /proc is not a layerfs mount (it is proc)\n");
