@@ -128,7 +128,10 @@ class ContainerCommandsIT {
     @Test
     void rmOfABusyMountIsRefusedNamingTheProcessThenForced() throws Exception {
         mountLayers("busy");
-        Process holder = new ProcessBuilder("sleep", "60").directory(mnt("busy").resolve("etc").toFile()).start();
+        // a process holding a file open (its cwd is elsewhere)
+        Process holder = new ProcessBuilder("bash", "-c", "exec 3< '" + mnt("busy") + "/etc/motd'; exec sleep 60")
+                .directory(base.toFile()).start();
+        Thread.sleep(300);
         try {
             Sh.Result r = layerfs("rm busy");
             assertThat(r.exit()).isEqualTo(1);
