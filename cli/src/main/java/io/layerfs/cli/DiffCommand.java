@@ -11,11 +11,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.io.BufferedOutputStream;
-import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,7 +41,7 @@ final class DiffCommand implements Callable<Integer> {
         ContainerRecord r = c.find(ref);
         String upper = ByteString.of(c.containers.upper(r.name()));
         if (output != null) {
-            writeChangeset(upper);
+            Output.to(output, out -> LayerTarWriter.write(upper, out));
             return 0;
         }
         List<String> lowers = new ArrayList<>();
@@ -76,24 +71,5 @@ final class DiffCommand implements Callable<Integer> {
             System.out.print(out);
         }
         return 0;
-    }
-
-    private void writeChangeset(String upper) throws Exception {
-        if (output.equals("-")) {
-            OutputStream out = new BufferedOutputStream(System.out, 1 << 16);
-            LayerTarWriter.write(upper, out);
-            out.flush();
-            return;
-        }
-        Path target = Path.of(output).toAbsolutePath();
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-        try {
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
-                LayerTarWriter.write(upper, out);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
     }
 }

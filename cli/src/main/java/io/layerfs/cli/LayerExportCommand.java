@@ -8,11 +8,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.BufferedOutputStream;
-import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.concurrent.Callable;
 
 /** {@code layerfs layer export DIGEST -o FILE|-}: the layer as an OCI layer tar. */
@@ -31,22 +26,7 @@ final class LayerExportCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         LayerStore s = StoreRoot.open(spec);
         Digest d = s.resolve(digest);
-        if (output.equals("-")) {
-            OutputStream out = new BufferedOutputStream(System.out, 1 << 16);
-            s.export(d, out);
-            out.flush();
-            return 0;
-        }
-        Path target = Path.of(output).toAbsolutePath();
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-        try {
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
-                s.export(d, out);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        Output.to(output, out -> s.export(d, out));
         return 0;
     }
 }
