@@ -15,3 +15,8 @@ demo: build
 
 clean:
 	mvn -q -B clean
+
+# Benchmarks layerfs against kernel overlayfs and fuse-overlayfs (as root; knobs in docs/BENCHMARKS.md).
+.PHONY: bench
+bench: build
+	bash scripts/bench
