@@ -74,7 +74,6 @@ class ContainerCommandsIT {
                 "{\"added\":[\"/root/new.txt\",\"/srv\",\"/srv/www\",\"/srv/www/index.html\"],"
                         + "\"changed\":[\"/app\",\"/app/data\",\"/etc\",\"/etc/motd\",\"/root\",\"/usr\",\"/usr/share\"],"
                         + "\"deleted\":[\"/app/data/big.txt\",\"/usr/share/doc\"]}");
-        Thread.sleep(1100); // past attr_timeout
         Map<String, String> tree = TreeSnapshot.of(mnt("web"), TreeSnapshot.Options.MERGED);
 
         // the changeset tar, applied as a layer on the same lowers, reproduces the merged tree exactly

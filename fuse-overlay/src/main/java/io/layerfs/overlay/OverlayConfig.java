@@ -16,11 +16,17 @@ import java.util.List;
  */
 public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options options) {
 
-    /** FUSE tuning. Timeouts in seconds; the kernel caches only what the mount alone can change. */
+    /**
+     * FUSE tuning. Timeouts in seconds. Names and negative lookups are cached long: only the mount changes
+     * what it shows (lowers never change, the upper only through the mount), and FUSE drops a name the
+     * mount removes or renames. Attributes are cached for a second only: libfuse 2's high-level API gives
+     * each name of a hard-linked file its own kernel inode, so a change made through one name (link count,
+     * size, mtime) reaches the other names' cached attributes only when they expire.
+     */
     public record Options(boolean singleThreaded, double attrTimeout, double entryTimeout, double negativeTimeout,
                           long cacheSize, boolean debug) {
         public static Options defaults() {
-            return new Options(false, 1.0, 1.0, 1.0, 65_536, false);
+            return new Options(false, 1, 3600, 3600, 65_536, false);
         }
 
         public Options withSingleThreaded(boolean value) {

@@ -25,7 +25,7 @@ class InteropTest {
     void kernelOverlayfsMountsAnUpperWrittenByLayerfs() throws Exception {
         try (MountFixture ours = new MountFixture(TestImages.kernelFormat())) {
             runScript(ours.mnt());
-            Thread.sleep(1100); // past attr_timeout
+            ours.remount(); // fresh kernel caches (see OverlayConfig on hard links)
             Map<String, String> expected = TreeSnapshot.of(ours.mnt(), TreeSnapshot.Options.MERGED);
             ours.unmount();
             try (KernelOverlay kernel = new KernelOverlay(TestImages.kernelFormat(), ours.upper())) {

@@ -14,16 +14,26 @@ import java.util.Set;
  * hides it below; whiteouts (char 0/0 and {@code .wh.} files) hide without showing; marker files never show.
  */
 public final class MergedListing {
+
+    /**
+     * A visible entry, as readdir reported it in the topmost directory that has it.
+     *
+     * @param dir   index into the listed directories of where the entry was found
+     * @param type  file type bits (S_IFMT)
+     */
+    public record Entry(String name, long ino, int type, int dir) {
+    }
+
     private MergedListing() {
     }
 
-    /** Visible names of the merged directory made of {@code dirs} (real directories, top first). */
-    public static List<String> names(String[] dirs) {
-        List<String> visible = new ArrayList<>();
+    /** Visible entries of the merged directory made of {@code dirs} (real directories, top first). */
+    public static List<Entry> entries(String[] dirs) {
+        List<Entry> visible = new ArrayList<>();
         Set<String> seen = new HashSet<>();
-        for (String real : dirs) {
+        for (int i = 0; i < dirs.length; i++) {
             List<String> ociHidden = null;
-            for (DirEntry e : Posix.list(real)) {
+            for (DirEntry e : Posix.list(dirs[i])) {
                 String name = e.name();
                 if (OverlayFormat.isOciMarkerName(name)) {
                     if (!name.equals(OverlayFormat.OCI_OPAQUE_MARKER)) {
@@ -38,10 +48,15 @@ public final class MergedListing {
                 if (!seen.add(name)) {
                     continue;
                 }
-                if ((e.dtype() == DirEntry.DT_CHR || e.dtype() == DirEntry.DT_UNKNOWN) && isWhiteout(real, name)) {
-                    continue;
+                int type = typeOf(e.dtype());
+                if (type == 0 || type == Stat.S_IFCHR) { // unknown, or maybe a whiteout: ask lstat
+                    Stat st = Posix.lstatOrNull(dirs[i] + "/" + name);
+                    if (st == null || OverlayFormat.isWhiteout(st)) {
+                        continue;
+                    }
+                    type = st.type();
                 }
-                visible.add(name);
+                visible.add(new Entry(name, e.ino(), type, i));
             }
             if (ociHidden != null) {
                 seen.addAll(ociHidden);
@@ -50,12 +65,25 @@ public final class MergedListing {
         return visible;
     }
 
-    public static boolean isEmpty(String[] dirs) {
-        return names(dirs).isEmpty();
+    /** Visible names of the merged directory made of {@code dirs}. */
+    public static List<String> names(String[] dirs) {
+        return entries(dirs).stream().map(Entry::name).toList();
     }
 
-    private static boolean isWhiteout(String dir, String name) {
-        Stat st = Posix.lstatOrNull(dir + "/" + name);
-        return st != null && OverlayFormat.isWhiteout(st);
+    public static boolean isEmpty(String[] dirs) {
+        return entries(dirs).isEmpty();
+    }
+
+    private static int typeOf(int dtype) {
+        return switch (dtype) {
+            case DirEntry.DT_FIFO -> Stat.S_IFIFO;
+            case DirEntry.DT_CHR -> Stat.S_IFCHR;
+            case DirEntry.DT_DIR -> Stat.S_IFDIR;
+            case DirEntry.DT_BLK -> Stat.S_IFBLK;
+            case DirEntry.DT_REG -> Stat.S_IFREG;
+            case DirEntry.DT_LNK -> Stat.S_IFLNK;
+            case DirEntry.DT_SOCK -> Stat.S_IFSOCK;
+            default -> 0;
+        };
     }
 }

@@ -30,6 +30,15 @@ public final class MergedLookup {
 
     /** Looks {@code name} up in the merged directory {@code parentDirs}; null when it does not exist. */
     public static Entry lookup(String[] parentDirs, String name) {
+        return lookup(parentDirs, name, 0);
+    }
+
+    /**
+     * As {@link #lookup(String[], String)}, looking for OCI {@code .wh.} whiteouts only from index
+     * {@code ociFrom} on: an upper directory (index 0) never holds them (the mount refuses those names, and
+     * both layerfs and the kernel write char-device whiteouts), so a miss there costs one lstat, not two.
+     */
+    public static Entry lookup(String[] parentDirs, String name, int ociFrom) {
         if (OverlayFormat.isOciMarkerName(name)) {
             return null;
         }
@@ -44,7 +53,7 @@ public final class MergedLookup {
             String real = dir.endsWith("/") ? dir + name : dir + "/" + name;
             Stat st = Posix.lstatOrNull(real);
             if (st == null) {
-                if (OverlayFormat.hasOciWhiteout(dir, name)) {
+                if (i >= ociFrom && OverlayFormat.hasOciWhiteout(dir, name)) {
                     break;
                 }
                 continue;

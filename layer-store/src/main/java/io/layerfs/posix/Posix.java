@@ -193,7 +193,7 @@ public final class Posix {
             while ((e = LIBC.readdir(d)) != null) {
                 String name = e.getString(19);
                 if (!name.equals(".") && !name.equals("..")) {
-                    out.add(new DirEntry(name, e.getByte(18) & 0xff));
+                    out.add(new DirEntry(name, e.getLong(0), e.getByte(18) & 0xff));
                 }
             }
             return out;

@@ -2,7 +2,6 @@ package io.layerfs.overlay.fuse;
 
 import io.layerfs.overlay.union.Caller;
 import io.layerfs.overlay.union.DirListing;
-import io.layerfs.overlay.union.Node;
 import io.layerfs.overlay.union.OpenFile;
 import io.layerfs.overlay.union.UnionFs;
 import io.layerfs.posix.Errno;
@@ -264,9 +263,8 @@ public final class OverlayFuse extends FuseStubFS {
             Pointer st = direntStat.get();
             fill(filler, buf, st, ".", listing.ino(), Stat.S_IFDIR);
             fill(filler, buf, st, "..", listing.parentIno(), Stat.S_IFDIR);
-            for (Node child : listing.entries()) {
-                if (fill(filler, buf, st, child.path.substring(child.path.lastIndexOf('/') + 1), child.ino,
-                        child.type) != 0) {
+            for (DirListing.Entry e : listing.entries()) {
+                if (fill(filler, buf, st, e.name(), e.ino(), e.type()) != 0) {
                     break;
                 }
             }

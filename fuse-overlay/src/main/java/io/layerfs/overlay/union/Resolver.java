@@ -42,7 +42,7 @@ final class Resolver {
         if (!parent.exists() || !parent.isDir()) {
             return Node.ABSENT;
         }
-        MergedLookup.Entry e = MergedLookup.lookup(parent.dirs, name);
+        MergedLookup.Entry e = MergedLookup.lookup(parent.dirs, name, parent.inUpper() ? 1 : 0);
         if (e == null) {
             return Node.ABSENT;
         }
@@ -70,17 +70,20 @@ final class Resolver {
     }
 
     private static long inode(int layer, String real, Stat st) {
-        if (layer == LayerStack.UPPER) {
-            byte[] origin = Posix.lgetxattr(real, ORIGIN_XATTR);
-            if (origin != null) {
-                try {
-                    return Long.parseLong(new String(origin, StandardCharsets.US_ASCII));
-                } catch (NumberFormatException ignored) {
-                    // not ours: fall back to the upper inode
-                }
+        return layer == LayerStack.UPPER ? originOr(real, st.ino()) : st.ino();
+    }
+
+    /** The lower inode an upper object was copied up from, else {@code ino}. */
+    static long originOr(String upperReal, long ino) {
+        byte[] origin = Posix.lgetxattr(upperReal, ORIGIN_XATTR);
+        if (origin != null) {
+            try {
+                return Long.parseLong(new String(origin, StandardCharsets.US_ASCII));
+            } catch (NumberFormatException ignored) {
+                // not ours: fall back to the real inode
             }
         }
-        return st.ino();
+        return ino;
     }
 
     void invalidate(String path) {

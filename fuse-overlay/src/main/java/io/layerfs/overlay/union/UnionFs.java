@@ -97,7 +97,10 @@ public final class UnionFs {
         }
     }
 
-    /** The merged directory's entries, each resolved so its inode and type are known. */
+    /**
+     * The merged directory's entries with their inode numbers and types, from readdir itself: no lstat per
+     * entry. An entry found in the upper may be a copy-up, whose inode number is its origin's.
+     */
     public DirListing readdir(String path) {
         readLock.lock();
         try {
@@ -105,13 +108,14 @@ public final class UnionFs {
             if (!dir.isDir()) {
                 throw new Errno(Errno.ENOTDIR, "readdir " + path);
             }
-            List<String> names = MergedListing.names(dir.dirs);
-            List<Node> out = new ArrayList<>(names.size());
-            for (String name : names) {
-                Node child = resolver.resolve(MergedPath.child(path, name));
-                if (child.exists()) {
-                    out.add(child);
+            List<MergedListing.Entry> entries = MergedListing.entries(dir.dirs);
+            List<DirListing.Entry> out = new ArrayList<>(entries.size());
+            for (MergedListing.Entry e : entries) {
+                long ino = e.ino();
+                if (dir.dirLayers[e.dir()] == LayerStack.UPPER) {
+                    ino = resolver.originOr(LayerStack.join(dir.dirs[e.dir()], e.name()), ino);
                 }
+                out.add(new DirListing.Entry(e.name(), ino, e.type()));
             }
             long parentIno = path.equals("/") ? dir.ino : resolver.resolve(MergedPath.parent(path)).ino;
             return new DirListing(dir.ino, parentIno, out);
