@@ -87,7 +87,7 @@ final class Containers {
         Files.createDirectories(mnt);
         OverlayConfig config = config(r, options);
         config.validate(mnt);
-        long pid = Daemon.start(MountCommand.daemonArgs(config, mnt, options.singleThreaded()), containers.log(r.name()));
+        long pid = Daemon.start(MountCommand.daemonArgs(config, mnt), containers.log(r.name()));
         ContainerRecord mounted = r.withPid(pid);
         containers.save(mounted);
         return mounted;

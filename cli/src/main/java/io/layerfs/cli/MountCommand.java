@@ -64,6 +64,11 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--single-threaded", description = "Serve FUSE requests on one thread.")
     boolean singleThreaded;
 
+    @Option(names = "--attr-timeout", paramLabel = "SECONDS", defaultValue = "1",
+            description = "How long the kernel may cache attributes (default: ${DEFAULT-VALUE}). Longer is faster for "
+                    + "repeated stats, but a hard link's other names then show a change made through one name late.")
+    double attrTimeout;
+
     @Option(names = "--log", paramLabel = "FILE", description = "Daemon log file (default: WORK/layerfs.log, or the container's).")
     Path logFile;
 
@@ -78,7 +83,11 @@ final class MountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        OverlayConfig.Options options = OverlayConfig.Options.defaults().withSingleThreaded(singleThreaded).withDebug(debug);
+        if (attrTimeout < 0) {
+            throw new ParameterException(spec.commandLine(), "--attr-timeout must not be negative");
+        }
+        OverlayConfig.Options options = OverlayConfig.Options.defaults()
+                .withSingleThreaded(singleThreaded).withAttrTimeout(attrTimeout).withDebug(debug);
         if (lower != null) {
             return mountDirectories(options);
         }
@@ -154,7 +163,7 @@ final class MountCommand implements Callable<Integer> {
             return serve(config, mnt);
         }
         config.validate(mnt); // fail fast, before starting a daemon
-        Daemon.start(daemonArgs(config, mnt, singleThreaded), logFile != null ? logFile : config.work().resolve("layerfs.log"));
+        Daemon.start(daemonArgs(config, mnt), logFile != null ? logFile : config.work().resolve("layerfs.log"));
         return 0;
     }
 
@@ -184,16 +193,17 @@ final class MountCommand implements Callable<Integer> {
     }
 
     /** The same mount, asked of a daemon: absolute paths, --foreground, readiness on stdout. */
-    static List<String> daemonArgs(OverlayConfig config, Path mnt, boolean singleThreaded) {
+    static List<String> daemonArgs(OverlayConfig config, Path mnt) {
         List<String> lowers = new ArrayList<>();
         for (Path p : config.lowers()) {
             lowers.add(p.toString());
         }
         List<String> args = new ArrayList<>(List.of("mount", "--foreground", "--notify-stdout",
                 "--lower", String.join(":", lowers), "--upper", config.upper().toString(), "--work", config.work().toString()));
-        if (singleThreaded) {
+        if (config.options().singleThreaded()) {
             args.add("--single-threaded");
         }
+        args.addAll(List.of("--attr-timeout", Double.toString(config.options().attrTimeout())));
         args.add(mnt.toString());
         return args;
     }

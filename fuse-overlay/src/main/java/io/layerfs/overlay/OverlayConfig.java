@@ -33,6 +33,10 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
             return new Options(value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
         }
 
+        public Options withAttrTimeout(double seconds) {
+            return new Options(singleThreaded, seconds, entryTimeout, negativeTimeout, cacheSize, debug);
+        }
+
         public Options withDebug(boolean value) {
             return new Options(singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value);
         }
