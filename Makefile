@@ -6,6 +6,7 @@ setup:
 
 build:
 	mvn -q -B package -DskipTests
+	bash scripts/cds
 
 test:
 	mvn -B verify

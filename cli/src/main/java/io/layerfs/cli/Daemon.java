@@ -19,7 +19,8 @@ final class Daemon {
     static final String ERROR_PREFIX = "error: ";
     /** The daemon serves for a long time: full JIT, a small fixed heap, the serial collector. */
     private static final List<String> JVM_OPTIONS = List.of(
-            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx256m", "-XX:+ExitOnOutOfMemoryError");
+            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx256m", "-XX:+ExitOnOutOfMemoryError",
+            "-XX:-UsePerfData");
 
     private Daemon() {
     }
@@ -33,6 +34,10 @@ final class Daemon {
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(JVM_OPTIONS);
+        String cds = System.getProperty("layerfs.cds"); // the launcher's class-data sharing archive, if current
+        if (cds != null) {
+            cmd.addAll(List.of("-XX:SharedArchiveFile=" + cds, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+        }
         cmd.add("-Dlayerfs.log.file=" + logFile.toAbsolutePath());
         cmd.add("-Dlogback.configurationFile=logback-daemon.xml");
         cmd.add("-cp");

@@ -162,7 +162,7 @@ final class MountCommand implements Callable<Integer> {
         if (foreground) {
             return serve(config, mnt);
         }
-        config.validate(mnt); // fail fast, before starting a daemon
+        // the daemon validates and reports a bad config on its first line; not loading libc here starts faster
         Daemon.start(daemonArgs(config, mnt), logFile != null ? logFile : config.work().resolve("layerfs.log"));
         return 0;
     }
