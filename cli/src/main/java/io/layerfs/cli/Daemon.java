@@ -19,7 +19,7 @@ final class Daemon {
     static final String ERROR_PREFIX = "error: ";
     /** The daemon serves for a long time: full JIT, a small fixed heap, the serial collector. */
     private static final List<String> JVM_OPTIONS = List.of(
-            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx256m", "-XX:+ExitOnOutOfMemoryError",
+            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx128m", "-XX:+ExitOnOutOfMemoryError",
             "-XX:-UsePerfData");
 
     private Daemon() {
