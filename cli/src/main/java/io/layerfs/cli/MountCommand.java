@@ -64,6 +64,10 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--single-threaded", description = "Serve FUSE requests on one thread.")
     boolean singleThreaded;
 
+    @Option(names = "--binding", paramLabel = "jnr-fuse|dev-fuse",
+            description = "How to talk to the kernel: libfuse 2 through jnr-fuse, or the FUSE protocol on /dev/fuse directly.")
+    String binding;
+
     @Option(names = "--attr-timeout", paramLabel = "SECONDS", defaultValue = "1",
             description = "How long the kernel may cache attributes (default: ${DEFAULT-VALUE}). Longer is faster for "
                     + "repeated stats, but a hard link's other names then show a change made through one name late.")
@@ -88,6 +92,13 @@ final class MountCommand implements Callable<Integer> {
         }
         OverlayConfig.Options options = OverlayConfig.Options.defaults()
                 .withSingleThreaded(singleThreaded).withAttrTimeout(attrTimeout).withDebug(debug);
+        if (binding != null) {
+            try {
+                options = options.withBinding(OverlayConfig.Binding.parse(binding));
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+        }
         if (lower != null) {
             return mountDirectories(options);
         }
@@ -204,6 +215,7 @@ final class MountCommand implements Callable<Integer> {
             args.add("--single-threaded");
         }
         args.addAll(List.of("--attr-timeout", Double.toString(config.options().attrTimeout())));
+        args.addAll(List.of("--binding", config.options().binding().label));
         args.add(mnt.toString());
         return args;
     }

@@ -23,22 +23,55 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
      * each name of a hard-linked file its own kernel inode, so a change made through one name (link count,
      * size, mtime) reaches the other names' cached attributes only when they expire.
      */
-    public record Options(boolean singleThreaded, double attrTimeout, double entryTimeout, double negativeTimeout,
-                          long cacheSize, boolean debug) {
+    public record Options(Binding binding, boolean singleThreaded, double attrTimeout, double entryTimeout,
+                          double negativeTimeout, long cacheSize, boolean debug) {
         public static Options defaults() {
-            return new Options(false, 1, 3600, 3600, 65_536, false);
+            return new Options(Binding.defaultBinding(), false, 1, 3600, 3600, 65_536, false);
+        }
+
+        public Options withBinding(Binding value) {
+            return new Options(value, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
         }
 
         public Options withSingleThreaded(boolean value) {
-            return new Options(value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
+            return new Options(binding, value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
         }
 
         public Options withAttrTimeout(double seconds) {
-            return new Options(singleThreaded, seconds, entryTimeout, negativeTimeout, cacheSize, debug);
+            return new Options(binding, singleThreaded, seconds, entryTimeout, negativeTimeout, cacheSize, debug);
         }
 
         public Options withDebug(boolean value) {
-            return new Options(singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value);
+            return new Options(binding, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value);
+        }
+    }
+
+    /**
+     * How the filesystem talks to the kernel: libfuse 2's high-level API through jnr-fuse, or the FUSE
+     * protocol on /dev/fuse directly (node ids, READDIRPLUS, 1 MiB requests, no libfuse in between).
+     */
+    public enum Binding {
+        JNR_FUSE("jnr-fuse"), DEV_FUSE("dev-fuse");
+
+        public final String label;
+
+        Binding(String label) {
+            this.label = label;
+        }
+
+        public static Binding parse(String label) {
+            for (Binding b : values()) {
+                if (b.label.equals(label)) {
+                    return b;
+                }
+            }
+            throw new IllegalArgumentException("unknown binding '" + label + "': use jnr-fuse or dev-fuse");
+        }
+
+        /** The binding used when none is asked for; the layerfs.binding system property overrides it (tests). */
+        public static Binding defaultBinding() {
+            String p = System.getProperty("layerfs.binding");
+            return p == null ? JNR_FUSE : parse(p);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.layerfs.overlay;
 
+import io.layerfs.overlay.devfuse.DevFuseMount;
 import io.layerfs.overlay.fuse.OverlayFuse;
 import io.layerfs.overlay.union.LayerStack;
 import io.layerfs.overlay.union.UnionFs;
@@ -19,6 +20,8 @@ public final class OverlayFs {
     private static final Logger log = LoggerFactory.getLogger(OverlayFs.class);
     /** The kernel's overlayfs keeps its scratch space in {@code <workdir>/work}; so do we. */
     static final String SCRATCH_DIR = "work";
+    /** Worker threads for the /dev/fuse binding: requests overlap while others wait on disk. */
+    private static final int DEV_FUSE_THREADS = 4;
 
     private OverlayFs() {
     }
@@ -31,6 +34,9 @@ public final class OverlayFs {
         Path mnt = mountpoint.toAbsolutePath().normalize();
         config.validate(mnt);
         UnionFs fs = new UnionFs(stack(config), config.options().cacheSize());
+        if (config.options().binding() == OverlayConfig.Binding.DEV_FUSE) {
+            return mountDevFuse(fs, config.options(), mnt);
+        }
         CountDownLatch ready = new CountDownLatch(1);
         OverlayFuse fuse = new OverlayFuse(fs, ready::countDown);
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -60,6 +66,17 @@ public final class OverlayFs {
         }
         log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
         return new OverlayMount(mnt, loop, fs);
+    }
+
+    private static OverlayMount mountDevFuse(UnionFs fs, OverlayConfig.Options o, Path mnt) {
+        Thread session;
+        try {
+            session = DevFuseMount.mount(fs, mnt, o.singleThreaded() ? 1 : DEV_FUSE_THREADS, o.entryTimeout(), o.attrTimeout());
+        } catch (RuntimeException e) {
+            throw new OverlayConfigException("cannot mount " + mnt + ": " + e.getMessage(), e);
+        }
+        log.info("mounted {} over /dev/fuse", mnt);
+        return new OverlayMount(mnt, session, fs);
     }
 
     static LayerStack stack(OverlayConfig config) {

@@ -49,7 +49,11 @@ public interface LibC {
     int umount2(String target, int flags);
     int access(String path, int mode);
     int getpid();
+    @ssize_t long read(int fd, @Out Pointer buf, @size_t long count);
+    @ssize_t long write(int fd, @In Pointer buf, @size_t long count);
+    int mount(String source, String target, String fstype, long flags, String data);
     int geteuid();
+    int getegid();
     int isatty(int fd);
     int flock(int fd, int operation);
     int syncfs(int fd);

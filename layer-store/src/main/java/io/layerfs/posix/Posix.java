@@ -318,6 +318,23 @@ public final class Posix {
         return LIBC.umask(mask);
     }
 
+    /** mount(2). */
+    public static void mount(String source, String target, String fstype, long flags, String data) {
+        check(LIBC.mount(source, target, fstype, flags, data), "mount", target);
+    }
+
+    /** read(2); returns -errno instead of throwing, for request loops that expect ENODEV and EINTR. */
+    public static long readOrErrno(int fd, Pointer buf, long count) {
+        long n = LIBC.read(fd, buf, count);
+        return n < 0 ? -RUNTIME.getLastError() : n;
+    }
+
+    /** write(2); returns -errno instead of throwing (a reply to an interrupted request fails with ENOENT). */
+    public static long writeOrErrno(int fd, Pointer buf, long count) {
+        long n = LIBC.write(fd, buf, count);
+        return n < 0 ? -RUNTIME.getLastError() : n;
+    }
+
     public static void umount2(String target, int flags) {
         check(LIBC.umount2(target, flags), "umount2", target);
     }

@@ -64,6 +64,15 @@ public final class UnionFs {
         }
     }
 
+    public boolean exists(String path) {
+        readLock.lock();
+        try {
+            return resolver.resolve(path).exists();
+        } finally {
+            readLock.unlock();
+        }
+    }
+
     /** lstat of the merged object straight into a native struct stat, with the stable inode number. */
     public void statInto(String path, Pointer statbuf) {
         readLock.lock();

@@ -1,0 +1,605 @@
+package io.layerfs.overlay.devfuse;
+
+import io.layerfs.overlay.union.Caller;
+import io.layerfs.overlay.union.DirListing;
+import io.layerfs.overlay.union.Node;
+import io.layerfs.overlay.union.OpenFile;
+import io.layerfs.overlay.union.UnionFs;
+import io.layerfs.posix.Errno;
+import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
+import jnr.ffi.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Serves the FUSE protocol on an open /dev/fuse descriptor: worker threads each read one request at a time
+ * into their own buffer, run it against the {@link UnionFs} engine, and write one reply. Node ids map to
+ * merged paths ({@link NodeTable}); directory listings come with attributes (READDIRPLUS), so a walk needs
+ * no LOOKUP per entry. One method per operation, each reading its request struct and writing its reply.
+ */
+final class DevFuseServer {
+    private static final Logger log = LoggerFactory.getLogger(DevFuseServer.class);
+
+    private final UnionFs fs;
+    private final int fd;
+    private final NodeTable nodes = new NodeTable();
+    private final Map<Long, DirHandle> dirs = new ConcurrentHashMap<>();
+    private final AtomicLong nextDirHandle = new AtomicLong(1);
+    private final double entryTimeout;
+    private final double attrTimeout;
+    private volatile boolean destroyed;
+
+    /** An open directory: its listing, taken at opendir, served in pieces by offset. */
+    private record DirHandle(String path, DirListing listing) {
+    }
+
+    DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout) {
+        this.fs = fs;
+        this.fd = fd;
+        this.entryTimeout = entryTimeout;
+        this.attrTimeout = attrTimeout;
+    }
+
+    /** One worker's loop: until the filesystem is unmounted (read fails with ENODEV). */
+    void serve() {
+        Worker w = new Worker();
+        while (!destroyed) {
+            long n = Posix.readOrErrno(fd, w.inPtr, Fuse.BUFFER);
+            if (n < 0) {
+                int errno = (int) -n;
+                if (errno == 4 || errno == 11 || errno == Errno.ENOENT) { // EINTR, EAGAIN, interrupted request
+                    continue;
+                }
+                if (errno != 19) { // ENODEV: unmounted
+                    log.error("reading /dev/fuse failed: {}", Errno.name(errno));
+                }
+                return;
+            }
+            w.in.clear().limit((int) n);
+            w.handle();
+        }
+    }
+
+    /** Per-thread buffers: the request, the reply, and scratch space for a struct stat. */
+    private final class Worker {
+        final ByteBuffer in = ByteBuffer.allocateDirect(Fuse.BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer out = ByteBuffer.allocateDirect(Fuse.BUFFER).order(ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer stat = ByteBuffer.allocateDirect(Stat.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        final Pointer inPtr = Pointer.wrap(Posix.runtime(), in);
+        final Pointer outPtr = Pointer.wrap(Posix.runtime(), out);
+        final Pointer statPtr = Pointer.wrap(Posix.runtime(), stat);
+        long unique;
+        long nodeid;
+        int uid;
+        int gid;
+
+        void handle() {
+            int opcode = in.getInt(4);
+            unique = in.getLong(8);
+            nodeid = in.getLong(16);
+            uid = in.getInt(24);
+            gid = in.getInt(28);
+            in.position(Fuse.IN_HEADER);
+            out.clear().position(Fuse.OUT_HEADER);
+            try {
+                switch (opcode) {
+                    case Fuse.INIT -> init();
+                    case Fuse.LOOKUP -> lookup();
+                    case Fuse.FORGET -> {
+                        nodes.forget(nodeid, in.getLong());
+                        return; // no reply
+                    }
+                    case Fuse.BATCH_FORGET -> {
+                        batchForget();
+                        return;
+                    }
+                    case Fuse.GETATTR -> getattr();
+                    case Fuse.SETATTR -> setattr();
+                    case Fuse.READLINK -> readlink();
+                    case Fuse.SYMLINK -> symlink();
+                    case Fuse.MKNOD -> mknod();
+                    case Fuse.MKDIR -> mkdir();
+                    case Fuse.UNLINK -> unlink();
+                    case Fuse.RMDIR -> rmdir();
+                    case Fuse.RENAME -> rename(in.getLong(), 0);
+                    case Fuse.RENAME2 -> {
+                        long newdir = in.getLong();
+                        int flags = in.getInt();
+                        in.getInt();
+                        rename(newdir, flags);
+                    }
+                    case Fuse.LINK -> link();
+                    case Fuse.OPEN -> open();
+                    case Fuse.CREATE -> create();
+                    case Fuse.READ -> read();
+                    case Fuse.WRITE -> write();
+                    case Fuse.FLUSH, Fuse.FSYNCDIR -> { }
+                    case Fuse.FSYNC -> fsync();
+                    case Fuse.RELEASE -> fs.release(in.getLong());
+                    case Fuse.FALLOCATE -> fallocate();
+                    case Fuse.STATFS -> statfs();
+                    case Fuse.OPENDIR -> opendir();
+                    case Fuse.READDIR -> readdir(false);
+                    case Fuse.READDIRPLUS -> readdir(true);
+                    case Fuse.RELEASEDIR -> dirs.remove(in.getLong());
+                    case Fuse.SETXATTR -> setxattr();
+                    case Fuse.GETXATTR -> getxattr();
+                    case Fuse.LISTXATTR -> listxattr();
+                    case Fuse.REMOVEXATTR -> fs.removexattr(path(), cstring());
+                    case Fuse.ACCESS -> fs.lookup(path()); // permissions: the kernel checks (default_permissions)
+                    case Fuse.INTERRUPT -> {
+                        return; // requests are short; let them finish
+                    }
+                    case Fuse.DESTROY -> destroyed = true;
+                    default -> {
+                        reply(-38); // ENOSYS
+                        return;
+                    }
+                }
+                reply(0);
+            } catch (Errno e) {
+                reply(-e.errno);
+            } catch (Throwable t) {
+                log.error("FUSE opcode {} on node {} failed", opcode, nodeid, t);
+                reply(-Errno.EIO);
+            }
+        }
+
+        /** Sends the reply: the header, then whatever the operation put in {@code out}; only the header on error. */
+        private void reply(int error) {
+            int len = error == 0 ? out.position() : Fuse.OUT_HEADER;
+            out.putInt(0, len);
+            out.putInt(4, error);
+            out.putLong(8, unique);
+            long n = Posix.writeOrErrno(fd, outPtr, len);
+            if (n < 0 && n != -Errno.ENOENT) { // ENOENT: the request was interrupted meanwhile
+                log.debug("reply to {} failed: {}", unique, Errno.name((int) -n));
+            }
+        }
+
+        private String path() {
+            return nodes.path(nodeid);
+        }
+
+        /** A NUL-terminated name from the request, as a byte string. */
+        private String cstring() {
+            int start = in.position();
+            int end = start;
+            while (in.get(end) != 0) {
+                end++;
+            }
+            byte[] b = new byte[end - start];
+            in.get(start, b);
+            in.position(end + 1);
+            return new String(b, StandardCharsets.ISO_8859_1);
+        }
+
+        private String childPath(long parent, String name) {
+            String dir = nodes.path(parent);
+            return dir.equals("/") ? "/" + name : dir + "/" + name;
+        }
+
+        private Caller caller() {
+            return new Caller(uid, gid);
+        }
+
+        // ------------------------------------------------------------ replies with attributes
+
+        /** fuse_attr from a struct stat in the scratch buffer. */
+        private void putAttr(ByteBuffer b, int at) {
+            b.putLong(at, stat.getLong(8));                      // ino
+            b.putLong(at + 8, stat.getLong(48));                 // size
+            b.putLong(at + 16, stat.getLong(64));                // blocks
+            b.putLong(at + 24, stat.getLong(72));                // atime
+            b.putLong(at + 32, stat.getLong(88));                // mtime
+            b.putLong(at + 40, stat.getLong(104));               // ctime
+            b.putInt(at + 48, (int) stat.getLong(80));
+            b.putInt(at + 52, (int) stat.getLong(96));
+            b.putInt(at + 56, (int) stat.getLong(112));
+            b.putInt(at + 60, stat.getInt(24));                  // mode
+            b.putInt(at + 64, (int) stat.getLong(16));           // nlink
+            b.putInt(at + 68, stat.getInt(28));                  // uid
+            b.putInt(at + 72, stat.getInt(32));                  // gid
+            b.putInt(at + 76, (int) stat.getLong(40));           // rdev
+            b.putInt(at + 80, (int) stat.getLong(56));           // blksize
+            b.putInt(at + 84, 0);
+        }
+
+        private void putValid(ByteBuffer b, int at, double seconds) {
+            long sec = (long) seconds;
+            b.putLong(at, sec);
+        }
+
+        /** fuse_entry_out for {@code path} (already stat'ed into the scratch buffer), counting a lookup. */
+        private void putEntry(ByteBuffer b, int at, String path) {
+            b.putLong(at, nodes.lookedUp(path));
+            b.putLong(at + 8, 0);                                // generation
+            putValid(b, at + 16, entryTimeout);
+            putValid(b, at + 24, attrTimeout);
+            b.putInt(at + 32, 0);
+            b.putInt(at + 36, 0);
+            putAttr(b, at + 40);
+        }
+
+        /** Replies with the entry of a path that now exists. */
+        private void entry(String path) {
+            fs.statInto(path, statPtr);
+            putEntry(out, Fuse.OUT_HEADER, path);
+            out.position(Fuse.OUT_HEADER + Fuse.ENTRY_OUT);
+        }
+
+        private void attrReply() {
+            putValid(out, Fuse.OUT_HEADER, attrTimeout);
+            out.putInt(Fuse.OUT_HEADER + 8, 0);
+            out.putInt(Fuse.OUT_HEADER + 12, 0);
+            putAttr(out, Fuse.OUT_HEADER + 16);
+            out.position(Fuse.OUT_HEADER + Fuse.ATTR_OUT);
+        }
+
+        // ------------------------------------------------------------ operations
+
+        private void init() {
+            int major = in.getInt();
+            int minor = in.getInt();
+            int maxReadahead = in.getInt();
+            long offered = in.getInt() & 0xffffffffL;
+            if (major != Fuse.KERNEL_VERSION) {
+                throw new Errno(Errno.EIO, "FUSE protocol " + major + "." + minor);
+            }
+            long want = Fuse.ASYNC_READ | Fuse.ATOMIC_O_TRUNC | Fuse.BIG_WRITES | Fuse.DO_READDIRPLUS
+                    | Fuse.READDIRPLUS_AUTO | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
+            int b = Fuse.OUT_HEADER;
+            out.putInt(b, Fuse.KERNEL_VERSION);
+            out.putInt(b + 4, Math.min(minor, Fuse.KERNEL_MINOR));
+            out.putInt(b + 8, maxReadahead);
+            out.putInt(b + 12, (int) (want & offered));
+            out.putShort(b + 16, (short) 64);                    // max_background
+            out.putShort(b + 18, (short) 48);                    // congestion_threshold
+            out.putInt(b + 20, Fuse.MAX_WRITE);
+            out.putInt(b + 24, 1);                               // time_gran: nanoseconds
+            out.putShort(b + 28, (short) Fuse.MAX_PAGES_VALUE);
+            out.putShort(b + 30, (short) 0);
+            for (int i = 32; i < 64; i += 4) {
+                out.putInt(b + i, 0);
+            }
+            out.position(b + 64);
+        }
+
+        private void batchForget() {
+            int count = in.getInt();
+            in.getInt();
+            for (int i = 0; i < count; i++) {
+                nodes.forget(in.getLong(), in.getLong());
+            }
+        }
+
+        private void lookup() {
+            String path = childPath(nodeid, cstring());
+            Node n = fs.lookup(path);
+            entry(n.path);
+        }
+
+        private void getattr() {
+            int flags = in.getInt();
+            in.getInt();
+            long fh = in.getLong();
+            if ((flags & Fuse.GETATTR_FH) != 0) {
+                fs.fstatInto(fs.files().get(fh), statPtr);
+            } else {
+                fs.statInto(path(), statPtr);
+            }
+            attrReply();
+        }
+
+        private void setattr() {
+            int valid = in.getInt();
+            in.getInt();
+            long fh = in.getLong();
+            long size = in.getLong();
+            in.getLong();                                        // lock_owner
+            long atime = in.getLong();
+            long mtime = in.getLong();
+            in.getLong();                                        // ctime
+            int atimensec = in.getInt();
+            int mtimensec = in.getInt();
+            in.getInt();
+            int mode = in.getInt();
+            in.getInt();
+            int uid = in.getInt();
+            int gid = in.getInt();
+            String path = path();
+            if ((valid & Fuse.FATTR_MODE) != 0) {
+                fs.chmod(path, mode);
+            }
+            if ((valid & (Fuse.FATTR_UID | Fuse.FATTR_GID)) != 0) {
+                fs.chown(path, (valid & Fuse.FATTR_UID) != 0 ? uid : -1, (valid & Fuse.FATTR_GID) != 0 ? gid : -1);
+            }
+            if ((valid & Fuse.FATTR_SIZE) != 0) {
+                if ((valid & Fuse.FATTR_FH) != 0) {
+                    Posix.ftruncate(fs.files().get(fh).fd(), size);
+                } else {
+                    fs.truncate(path, size);
+                }
+            }
+            if ((valid & (Fuse.FATTR_ATIME | Fuse.FATTR_MTIME)) != 0) {
+                long aNs = (valid & Fuse.FATTR_ATIME) == 0 ? Posix.UTIME_OMIT
+                        : (valid & Fuse.FATTR_ATIME_NOW) != 0 ? Posix.UTIME_NOW : atimensec;
+                long mNs = (valid & Fuse.FATTR_MTIME) == 0 ? Posix.UTIME_OMIT
+                        : (valid & Fuse.FATTR_MTIME_NOW) != 0 ? Posix.UTIME_NOW : mtimensec;
+                fs.utimens(path, atime, aNs, mtime, mNs);
+            }
+            if ((valid & Fuse.FATTR_FH) != 0) {
+                fs.fstatInto(fs.files().get(fh), statPtr);
+            } else {
+                fs.statInto(path, statPtr);
+            }
+            attrReply();
+        }
+
+        private void readlink() {
+            byte[] target = fs.readlink(path()).getBytes(StandardCharsets.ISO_8859_1);
+            out.put(target);
+        }
+
+        private void symlink() {
+            String name = cstring();
+            String target = cstring();
+            String path = childPath(nodeid, name);
+            fs.symlink(target, path, caller());
+            entry(path);
+        }
+
+        private void mknod() {
+            int mode = in.getInt();
+            int rdev = in.getInt();
+            String path = childPath(nodeid, skip(8).cstring());
+            fs.mknod(path, mode, rdev & 0xffffffffL, caller());
+            entry(path);
+        }
+
+        private void mkdir() {
+            int mode = in.getInt();
+            String path = childPath(nodeid, skip(4).cstring());
+            fs.mkdir(path, mode, caller());
+            entry(path);
+        }
+
+        private Worker skip(int bytes) {
+            in.position(in.position() + bytes);
+            return this;
+        }
+
+        private void unlink() {
+            String path = childPath(nodeid, cstring());
+            fs.unlink(path);
+            nodes.removed(path);
+        }
+
+        private void rmdir() {
+            String path = childPath(nodeid, cstring());
+            fs.rmdir(path);
+            nodes.removed(path);
+        }
+
+        private void rename(long newdir, int flags) {
+            String from = childPath(nodeid, cstring());
+            String to = childPath(newdir, cstring());
+            if (flags == Posix.RENAME_NOREPLACE) {
+                if (fs.exists(to)) {
+                    throw new Errno(Errno.EEXIST, to);
+                }
+            } else if (flags != 0) {
+                throw new Errno(Errno.EINVAL, "rename flags " + flags); // exchange and whiteout: not yet
+            }
+            boolean dir = fs.lookup(from).isDir();
+            fs.rename(from, to);
+            nodes.renamed(from, to, dir);
+        }
+
+        private void link() {
+            long oldNode = in.getLong();
+            String path = childPath(nodeid, cstring());
+            fs.link(nodes.path(oldNode), path);
+            entry(path);
+        }
+
+        private void open() {
+            int flags = in.getInt();
+            OpenFile f = fs.open(path(), flags);
+            out.putLong(f.id);
+            out.putInt(0);
+            out.putInt(0);
+        }
+
+        private void create() {
+            int flags = in.getInt();
+            int mode = in.getInt();
+            String path = childPath(nodeid, skip(8).cstring());
+            OpenFile f = fs.create(path, mode, flags, caller());
+            entry(path);
+            out.putLong(f.id);
+            out.putInt(0);
+            out.putInt(0);
+        }
+
+        private void read() {
+            long fh = in.getLong();
+            long offset = in.getLong();
+            int size = Math.min(in.getInt(), Fuse.MAX_WRITE);
+            long n = Posix.pread(fs.files().get(fh).fd(), outPtr.slice(Fuse.OUT_HEADER), size, offset);
+            out.position(Fuse.OUT_HEADER + (int) n);
+        }
+
+        private void write() {
+            long fh = in.getLong();
+            long offset = in.getLong();
+            int size = in.getInt();
+            int fd = fs.files().get(fh).fd();
+            long done = 0;
+            int data = Fuse.IN_HEADER + 40;
+            while (done < size) {
+                done += Posix.pwrite(fd, inPtr.slice(data + done), size - done, offset + done);
+            }
+            out.putInt((int) done);
+            out.putInt(0);
+        }
+
+        private void fsync() {
+            long fh = in.getLong();
+            int flags = in.getInt();
+            Posix.fsync(fs.files().get(fh).fd(), (flags & Fuse.FSYNC_FDATASYNC) != 0);
+        }
+
+        private void fallocate() {
+            long fh = in.getLong();
+            long offset = in.getLong();
+            long length = in.getLong();
+            int mode = in.getInt();
+            Posix.fallocate(fs.files().get(fh).fd(), mode, offset, length);
+        }
+
+        private void statfs() {
+            fs.statvfsInto(statPtr);
+            int b = Fuse.OUT_HEADER;
+            out.putLong(b, stat.getLong(16));                    // blocks
+            out.putLong(b + 8, stat.getLong(24));                // bfree
+            out.putLong(b + 16, stat.getLong(32));               // bavail
+            out.putLong(b + 24, stat.getLong(40));               // files
+            out.putLong(b + 32, stat.getLong(48));               // ffree
+            out.putInt(b + 40, (int) stat.getLong(0));           // bsize
+            out.putInt(b + 44, (int) stat.getLong(80));          // namelen
+            out.putInt(b + 48, (int) stat.getLong(8));           // frsize
+            for (int i = 52; i < 80; i += 4) {
+                out.putInt(b + i, 0);
+            }
+            out.position(b + 80);
+        }
+
+        // ------------------------------------------------------------ directories
+
+        private void opendir() {
+            String path = path();
+            long id = nextDirHandle.getAndIncrement();
+            dirs.put(id, new DirHandle(path, fs.readdir(path)));
+            out.putLong(id);
+            out.putInt(0);
+            out.putInt(0);
+        }
+
+        /**
+         * Entries from index {@code offset} on, as many as fit: "." and ".." first. With {@code plus}, each
+         * entry carries its attributes and counts a lookup (only for entries actually sent).
+         */
+        private void readdir(boolean plus) {
+            long fh = in.getLong();
+            long offset = in.getLong();
+            int size = in.getInt();
+            DirHandle d = dirs.get(fh);
+            if (d == null) {
+                throw new Errno(Errno.EBADF, "dir handle " + fh);
+            }
+            List<DirListing.Entry> entries = d.listing().entries();
+            int limit = Fuse.OUT_HEADER + Math.min(size, Fuse.MAX_WRITE);
+            for (long i = offset; i < entries.size() + 2; i++) {
+                String name;
+                long ino;
+                int type;
+                if (i == 0) {
+                    name = ".";
+                    ino = d.listing().ino();
+                    type = Stat.S_IFDIR;
+                } else if (i == 1) {
+                    name = "..";
+                    ino = d.listing().parentIno();
+                    type = Stat.S_IFDIR;
+                } else {
+                    DirListing.Entry e = entries.get((int) i - 2);
+                    name = e.name();
+                    ino = e.ino();
+                    type = e.type();
+                }
+                byte[] nameBytes = name.getBytes(StandardCharsets.ISO_8859_1);
+                int direntLen = (24 + nameBytes.length + 7) & ~7;
+                int recLen = plus ? Fuse.ENTRY_OUT + direntLen : direntLen;
+                int at = out.position();
+                if (at + recLen > limit) {
+                    break;
+                }
+                if (plus) {
+                    if (i < 2) {
+                        for (int k = 0; k < Fuse.ENTRY_OUT; k++) {
+                            out.put(at + k, (byte) 0);           // no entry for "." and ".."
+                        }
+                    } else {
+                        String child = d.path().equals("/") ? "/" + name : d.path() + "/" + name;
+                        try {
+                            fs.statInto(child, statPtr);
+                        } catch (Errno gone) {
+                            continue;                            // removed since opendir
+                        }
+                        putEntry(out, at, child);
+                        ino = stat.getLong(8);
+                    }
+                    at += Fuse.ENTRY_OUT;
+                }
+                out.putLong(at, ino);
+                out.putLong(at + 8, i + 1);                      // offset of the next entry
+                out.putInt(at + 16, nameBytes.length);
+                out.putInt(at + 20, type >>> 12);                // DT_* is S_IFMT >> 12
+                out.position(at + 24);
+                out.put(nameBytes);
+                while (out.position() < at + direntLen) {
+                    out.put((byte) 0);                           // dirents are 8-byte aligned
+                }
+            }
+        }
+
+        // ------------------------------------------------------------ xattrs
+
+        private void setxattr() {
+            int size = in.getInt();
+            int flags = in.getInt();
+            String name = cstring();
+            byte[] value = new byte[size];
+            in.get(value);
+            fs.setxattr(path(), name, value, flags);
+        }
+
+        private void getxattr() {
+            int size = in.getInt();
+            in.getInt();
+            sized(fs.getxattr(path(), cstring()), size);
+        }
+
+        private void listxattr() {
+            int size = in.getInt();
+            in.getInt();
+            StringBuilder names = new StringBuilder();
+            for (String n : fs.listxattr(path())) {
+                names.append(n).append('\0');
+            }
+            sized(names.toString().getBytes(StandardCharsets.ISO_8859_1), size);
+        }
+
+        /** The xattr size protocol: size 0 asks for the length; a too-small buffer is ERANGE. */
+        private void sized(byte[] data, int size) {
+            if (size == 0) {
+                out.putInt(data.length);
+                out.putInt(0);
+            } else if (data.length > size) {
+                throw new Errno(Errno.ERANGE, "xattr buffer");
+            } else {
+                out.put(data);
+            }
+        }
+    }
+}
