@@ -68,10 +68,11 @@ final class MountCommand implements Callable<Integer> {
             description = "How to talk to the kernel: libfuse 2 through jnr-fuse, or the FUSE protocol on /dev/fuse directly.")
     String binding;
 
-    @Option(names = "--attr-timeout", paramLabel = "SECONDS", defaultValue = "1",
-            description = "How long the kernel may cache attributes (default: ${DEFAULT-VALUE}). Longer is faster for "
-                    + "repeated stats, but a hard link's other names then show a change made through one name late.")
-    double attrTimeout;
+    @Option(names = "--attr-timeout", paramLabel = "SECONDS",
+            description = "How long the kernel may cache attributes (default: 1 with jnr-fuse, 3600 with dev-fuse). "
+                    + "With jnr-fuse, longer is faster for repeated stats, but a hard link's other names then show a "
+                    + "change made through one name late.")
+    Double attrTimeout;
 
     @Option(names = "--log", paramLabel = "FILE", description = "Daemon log file (default: WORK/layerfs.log, or the container's).")
     Path logFile;
@@ -87,11 +88,13 @@ final class MountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (attrTimeout < 0) {
-            throw new ParameterException(spec.commandLine(), "--attr-timeout must not be negative");
+        OverlayConfig.Options options = OverlayConfig.Options.defaults().withSingleThreaded(singleThreaded).withDebug(debug);
+        if (attrTimeout != null) {
+            if (attrTimeout < 0) {
+                throw new ParameterException(spec.commandLine(), "--attr-timeout must not be negative");
+            }
+            options = options.withAttrTimeout(attrTimeout);
         }
-        OverlayConfig.Options options = OverlayConfig.Options.defaults()
-                .withSingleThreaded(singleThreaded).withAttrTimeout(attrTimeout).withDebug(debug);
         if (binding != null) {
             try {
                 options = options.withBinding(OverlayConfig.Binding.parse(binding));
@@ -214,7 +217,9 @@ final class MountCommand implements Callable<Integer> {
         if (config.options().singleThreaded()) {
             args.add("--single-threaded");
         }
-        args.addAll(List.of("--attr-timeout", Double.toString(config.options().attrTimeout())));
+        if (config.options().attrTimeout() >= 0) {
+            args.addAll(List.of("--attr-timeout", Double.toString(config.options().attrTimeout())));
+        }
         args.addAll(List.of("--binding", config.options().binding().label));
         args.add(mnt.toString());
         return args;

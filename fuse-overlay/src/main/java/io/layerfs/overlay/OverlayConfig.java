@@ -19,14 +19,22 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
     /**
      * FUSE tuning. Timeouts in seconds. Names and negative lookups are cached long: only the mount changes
      * what it shows (lowers never change, the upper only through the mount), and FUSE drops a name the
-     * mount removes or renames. Attributes are cached for a second only: libfuse 2's high-level API gives
-     * each name of a hard-linked file its own kernel inode, so a change made through one name (link count,
-     * size, mtime) reaches the other names' cached attributes only when they expire.
+     * mount removes or renames. Attributes: see {@link #effectiveAttrTimeout()}; a negative value means the
+     * binding's default.
      */
     public record Options(Binding binding, boolean singleThreaded, double attrTimeout, double entryTimeout,
                           double negativeTimeout, long cacheSize, boolean debug) {
         public static Options defaults() {
-            return new Options(Binding.defaultBinding(), false, 1, 3600, 3600, 65_536, false);
+            return new Options(Binding.defaultBinding(), false, -1, 3600, 3600, 65_536, false);
+        }
+
+        /**
+         * The attribute timeout: as asked, or the binding's default. jnr-fuse: 1 s, because libfuse 2 gives
+         * each name of a hard link its own kernel inode. dev-fuse: an hour, because names of one upper file
+         * share one node id, so nothing the mount changes can hide in another inode's cache.
+         */
+        public double effectiveAttrTimeout() {
+            return attrTimeout >= 0 ? attrTimeout : binding == Binding.DEV_FUSE ? 3600 : 1;
         }
 
         public Options withBinding(Binding value) {

@@ -71,7 +71,8 @@ public final class OverlayFs {
     private static OverlayMount mountDevFuse(UnionFs fs, OverlayConfig.Options o, Path mnt) {
         Thread session;
         try {
-            session = DevFuseMount.mount(fs, mnt, o.singleThreaded() ? 1 : DEV_FUSE_THREADS, o.entryTimeout(), o.attrTimeout());
+            session = DevFuseMount.mount(fs, mnt, o.singleThreaded() ? 1 : DEV_FUSE_THREADS, o.entryTimeout(), o.effectiveAttrTimeout(),
+                    o.negativeTimeout());
         } catch (RuntimeException e) {
             throw new OverlayConfigException("cannot mount " + mnt + ": " + e.getMessage(), e);
         }
@@ -100,7 +101,7 @@ public final class OverlayFs {
                 "default_permissions", "allow_other", "nonempty", "suid", "dev",
                 "use_ino", "readdir_ino", "hard_remove",
                 "big_writes", "atomic_o_trunc", "auto_cache",
-                "attr_timeout=" + o.attrTimeout(), "entry_timeout=" + o.entryTimeout(),
+                "attr_timeout=" + o.effectiveAttrTimeout(), "entry_timeout=" + o.entryTimeout(),
                 "negative_timeout=" + o.negativeTimeout()));
         return args.toArray(new String[0]);
     }

@@ -24,7 +24,8 @@ public final class DevFuseMount {
      * Mounts and returns a thread that ends once the filesystem is unmounted and every worker has stopped.
      * The mount is live when this returns (the kernel queues requests until INIT is answered).
      */
-    public static Thread mount(UnionFs fs, Path mountpoint, int threads, double entryTimeout, double attrTimeout) {
+    public static Thread mount(UnionFs fs, Path mountpoint, int threads, double entryTimeout, double attrTimeout,
+                               double negativeTimeout) {
         int fd = Posix.open("/dev/fuse", Posix.O_RDWR, 0);
         String options = String.join(",", "fd=" + fd, "rootmode=40000", "user_id=" + uid(), "group_id=" + gid(),
                 "default_permissions", "allow_other", "max_read=" + Fuse.MAX_WRITE);
@@ -34,7 +35,7 @@ public final class DevFuseMount {
             Posix.close(fd);
             throw e;
         }
-        DevFuseServer server = new DevFuseServer(fs, fd, entryTimeout, attrTimeout);
+        DevFuseServer server = new DevFuseServer(fs, fd, entryTimeout, attrTimeout, negativeTimeout);
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
             Thread t = new Thread(server::serve, "layerfs-fuse-" + i);

@@ -2,7 +2,6 @@ package io.layerfs.overlay.devfuse;
 
 import io.layerfs.overlay.union.Caller;
 import io.layerfs.overlay.union.DirListing;
-import io.layerfs.overlay.union.Node;
 import io.layerfs.overlay.union.OpenFile;
 import io.layerfs.overlay.union.UnionFs;
 import io.layerfs.posix.Errno;
@@ -36,17 +35,19 @@ final class DevFuseServer {
     private final AtomicLong nextDirHandle = new AtomicLong(1);
     private final double entryTimeout;
     private final double attrTimeout;
+    private final double negativeTimeout;
     private volatile boolean destroyed;
 
     /** An open directory: its listing, taken at opendir, served in pieces by offset. */
     private record DirHandle(String path, DirListing listing) {
     }
 
-    DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout) {
+    DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout, double negativeTimeout) {
         this.fs = fs;
         this.fd = fd;
         this.entryTimeout = entryTimeout;
         this.attrTimeout = attrTimeout;
+        this.negativeTimeout = negativeTimeout;
     }
 
     /** One worker's loop: until the filesystem is unmounted (read fails with ENODEV). */
@@ -220,8 +221,8 @@ final class DevFuseServer {
         }
 
         /** fuse_entry_out for {@code path} (already stat'ed into the scratch buffer), counting a lookup. */
-        private void putEntry(ByteBuffer b, int at, String path) {
-            b.putLong(at, nodes.lookedUp(path));
+        private void putEntry(ByteBuffer b, int at, String path, long upperIno) {
+            b.putLong(at, nodes.lookedUp(path, upperIno));
             b.putLong(at + 8, 0);                                // generation
             putValid(b, at + 16, entryTimeout);
             putValid(b, at + 24, attrTimeout);
@@ -232,8 +233,8 @@ final class DevFuseServer {
 
         /** Replies with the entry of a path that now exists. */
         private void entry(String path) {
-            fs.statInto(path, statPtr);
-            putEntry(out, Fuse.OUT_HEADER, path);
+            long upperIno = fs.statInto(path, statPtr);
+            putEntry(out, Fuse.OUT_HEADER, path, upperIno);
             out.position(Fuse.OUT_HEADER + Fuse.ENTRY_OUT);
         }
 
@@ -284,8 +285,16 @@ final class DevFuseServer {
 
         private void lookup() {
             String path = childPath(nodeid, cstring());
-            Node n = fs.lookup(path);
-            entry(n.path);
+            if (!fs.exists(path)) {
+                // a negative entry: node id 0, cached by the kernel like a positive one
+                for (int i = 0; i < Fuse.ENTRY_OUT; i++) {
+                    out.put(Fuse.OUT_HEADER + i, (byte) 0);
+                }
+                putValid(out, Fuse.OUT_HEADER + 16, negativeTimeout);
+                out.position(Fuse.OUT_HEADER + Fuse.ENTRY_OUT);
+                return;
+            }
+            entry(path);
         }
 
         private void getattr() {
@@ -405,18 +414,24 @@ final class DevFuseServer {
             nodes.renamed(from, to, dir);
         }
 
+        /** The new name joins the node of the linked file, so the kernel sees one inode (the link copied it up). */
         private void link() {
             long oldNode = in.getLong();
+            String oldPath = nodes.path(oldNode);
             String path = childPath(nodeid, cstring());
-            fs.link(nodes.path(oldNode), path);
+            fs.link(oldPath, path);
+            nodes.adopt(oldNode, fs.statInto(oldPath, statPtr));
             entry(path);
         }
 
         private void open() {
             int flags = in.getInt();
             OpenFile f = fs.open(path(), flags);
+            fs.fstatInto(f, statPtr);
+            long mtimeNs = stat.getLong(88) * 1_000_000_000L + stat.getLong(96);
+            boolean keep = nodes.keepCache(nodeid, mtimeNs, stat.getLong(48));
             out.putLong(f.id);
-            out.putInt(0);
+            out.putInt(keep ? Fuse.FOPEN_KEEP_CACHE : 0);
             out.putInt(0);
         }
 
@@ -541,12 +556,13 @@ final class DevFuseServer {
                         }
                     } else {
                         String child = d.path().equals("/") ? "/" + name : d.path() + "/" + name;
+                        long upperIno;
                         try {
-                            fs.statInto(child, statPtr);
+                            upperIno = fs.statInto(child, statPtr);
                         } catch (Errno gone) {
                             continue;                            // removed since opendir
                         }
-                        putEntry(out, at, child);
+                        putEntry(out, at, child, upperIno);
                         ino = stat.getLong(8);
                     }
                     at += Fuse.ENTRY_OUT;

@@ -2,38 +2,49 @@ package io.layerfs.overlay.devfuse;
 
 import io.layerfs.posix.Errno;
 
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The kernel's node ids and what they mean: each id names a merged path and counts the lookups the kernel
- * holds on it; FORGET drops them, and an id whose count reaches zero is gone. Ids are never reused.
- * Renames move ids (and everything below a renamed directory) to their new paths.
+ * The kernel's node ids and what they mean. Each id names a merged path (plus, for a hard-linked upper file,
+ * its other known names) and counts the lookups the kernel holds on it; FORGET drops them, and an id whose
+ * count reaches zero is gone. Ids are never reused.
+ * <p>Names of one upper file share one id, keyed by the upper inode, so the kernel sees one inode with one
+ * set of attributes, as it does on overlayfs. (Lower files never share: a copy-up may split them.)
  */
 final class NodeTable {
     static final long ROOT = 1;
 
     private static final class Entry {
-        volatile String path;
+        String path;
+        final List<String> aliases = new ArrayList<>(0);
+        long upperIno;
         long lookups;
+        /** mtime (ns) and size the file had when last opened: unchanged means the kernel's cached pages are good. */
+        long openedMtime = -1;
+        long openedSize = -1;
 
-        Entry(String path) {
+        Entry(String path, long upperIno) {
             this.path = path;
+            this.upperIno = upperIno;
         }
     }
 
-    private final Map<Long, Entry> byId = new ConcurrentHashMap<>();
-    private final Map<String, Long> byPath = new ConcurrentHashMap<>();
+    private final Map<Long, Entry> byId = new HashMap<>();
+    private final Map<String, Long> byPath = new HashMap<>();
+    private final Map<Long, Long> byUpperIno = new HashMap<>();
     private final AtomicLong nextId = new AtomicLong(ROOT + 1);
 
     NodeTable() {
-        byId.put(ROOT, new Entry("/"));
+        byId.put(ROOT, new Entry("/", 0));
         byPath.put("/", ROOT);
     }
 
     /** The merged path of a node id; ENOENT (stale) for ids the kernel should not hold. */
-    String path(long id) {
+    synchronized String path(long id) {
         Entry e = byId.get(id);
         if (e == null) {
             throw new Errno(Errno.ENOENT, "node " + id);
@@ -41,19 +52,29 @@ final class NodeTable {
         return e.path;
     }
 
-    /** The id for {@code path}, counting one more kernel lookup (new ids start at one). */
-    synchronized long lookedUp(String path) {
+    /**
+     * The id for {@code path}, counting one more kernel lookup. {@code upperIno} is the upper inode of a
+     * regular file in the upper (0 otherwise): a name of an upper file already known gets that file's id.
+     */
+    synchronized long lookedUp(String path, long upperIno) {
         Long id = byPath.get(path);
-        Entry e;
+        if (id == null && upperIno != 0) {
+            id = byUpperIno.get(upperIno);
+            if (id != null) {
+                Entry e = byId.get(id);
+                e.aliases.add(path);
+                byPath.put(path, id);
+            }
+        }
         if (id == null) {
             id = nextId.getAndIncrement();
-            e = new Entry(path);
-            byId.put(id, e);
+            byId.put(id, new Entry(path, upperIno));
             byPath.put(path, id);
-        } else {
-            e = byId.get(id);
+            if (upperIno != 0) {
+                byUpperIno.put(upperIno, id);
+            }
         }
-        e.lookups++;
+        byId.get(id).lookups++;
         return id;
     }
 
@@ -69,39 +90,95 @@ final class NodeTable {
         if (e.lookups <= 0) {
             byId.remove(id);
             byPath.remove(e.path, id);
+            for (String alias : e.aliases) {
+                byPath.remove(alias, id);
+            }
+            if (e.upperIno != 0) {
+                byUpperIno.remove(e.upperIno, id);
+            }
         }
     }
 
-    /** The path no longer names this node (unlink, rmdir): later lookups of that path get a new id. */
-    synchronized void removed(String path) {
-        byPath.remove(path);
+    /** The node now stands for this upper file (a lower file copied up by a link): its other names will join it. */
+    synchronized void adopt(long id, long upperIno) {
+        Entry e = byId.get(id);
+        if (e == null || upperIno == 0 || e.upperIno == upperIno) {
+            return;
+        }
+        if (e.upperIno != 0) {
+            byUpperIno.remove(e.upperIno, id);
+        }
+        e.upperIno = upperIno;
+        byUpperIno.put(upperIno, id);
     }
 
-    /** After a rename: ids at {@code from} (and, for a directory, below it) now name paths under {@code to}. */
-    synchronized void renamed(String from, String to, boolean dir) {
-        byPath.remove(to);
-        if (!dir) {
-            Long id = byPath.remove(from);
-            if (id != null && byId.containsKey(id)) {
-                byId.get(id).path = to;
-                byPath.put(to, id);
+    /** The path no longer names its node (unlink, rmdir); the node keeps another name if it has one. */
+    synchronized void removed(String path) {
+        Long id = byPath.remove(path);
+        Entry e = id == null ? null : byId.get(id);
+        if (e == null) {
+            return;
+        }
+        if (e.path.equals(path)) {
+            if (!e.aliases.isEmpty()) {
+                e.path = e.aliases.remove(e.aliases.size() - 1);
             }
+        } else {
+            e.aliases.remove(path);
+        }
+    }
+
+    /** After a rename: the id at {@code from} (and, for a directory, every id below it) moves under {@code to}. */
+    synchronized void renamed(String from, String to, boolean dir) {
+        removed(to); // whatever the target named is gone
+        Long id = byPath.remove(from);
+        if (id != null && byId.containsKey(id)) {
+            Entry e = byId.get(id);
+            if (e.path.equals(from)) {
+                e.path = to;
+            } else {
+                e.aliases.set(e.aliases.indexOf(from), to);
+            }
+            byPath.put(to, id);
+        }
+        if (!dir) {
             return;
         }
         String prefix = from + "/";
         for (Map.Entry<Long, Entry> me : byId.entrySet()) {
             Entry e = me.getValue();
-            String p = e.path;
-            String moved = p.equals(from) ? to : p.startsWith(prefix) ? to + p.substring(from.length()) : null;
-            if (moved != null) {
-                byPath.remove(p, me.getKey());
-                e.path = moved;
-                byPath.put(moved, me.getKey());
+            if (e.path.startsWith(prefix)) {
+                byPath.remove(e.path, me.getKey());
+                e.path = to + e.path.substring(from.length());
+                byPath.put(e.path, me.getKey());
+            }
+            for (int i = 0; i < e.aliases.size(); i++) {
+                String a = e.aliases.get(i);
+                if (a.startsWith(prefix)) {
+                    byPath.remove(a, me.getKey());
+                    e.aliases.set(i, to + a.substring(from.length()));
+                    byPath.put(e.aliases.get(i), me.getKey());
+                }
             }
         }
     }
 
-    int size() {
+    /**
+     * Whether the kernel may keep its cached pages of this file, opened now with this mtime and size
+     * (libfuse's auto_cache): only if neither changed since the last open.
+     */
+    synchronized boolean keepCache(long id, long mtimeNs, long size) {
+        Entry e = byId.get(id);
+        if (e == null) {
+            return false;
+        }
+        boolean same = e.openedMtime == mtimeNs && e.openedSize == size;
+        e.openedMtime = mtimeNs;
+        e.openedSize = size;
+        return same;
+    }
+
+    synchronized int size() {
         return byId.size();
     }
 }

@@ -73,16 +73,21 @@ public final class UnionFs {
         }
     }
 
-    /** lstat of the merged object straight into a native struct stat, with the stable inode number. */
-    public void statInto(String path, Pointer statbuf) {
+    /**
+     * lstat of the merged object straight into a native struct stat, with the stable inode number. Returns
+     * the real inode number of a regular file in the upper (its identity among hard links), else 0.
+     */
+    public long statInto(String path, Pointer statbuf) {
         readLock.lock();
         try {
             Node n = existing(path);
             Posix.lstatInto(n.real, statbuf);
+            long realIno = statbuf.getLong(Stat.OFF_INO);
             statbuf.putLong(Stat.OFF_INO, n.ino);
             if (n.isMergedDir()) {
                 statbuf.putLong(Stat.OFF_NLINK, 1); // as overlayfs: a merged dir's link count is unknown
             }
+            return n.inUpper() && (statbuf.getInt(Stat.OFF_MODE) & Stat.S_IFMT) == Stat.S_IFREG ? realIno : 0;
         } finally {
             readLock.unlock();
         }
