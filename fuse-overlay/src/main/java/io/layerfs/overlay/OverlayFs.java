@@ -77,6 +77,12 @@ public final class OverlayFs {
             throw new OverlayConfigException("cannot mount " + mnt + ": " + e.getMessage(), e);
         }
         log.info("mounted {} over /dev/fuse", mnt);
+        // SIGTERM (or any JVM exit) unmounts, as jnr-fuse's hook does for its binding
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (session.isAlive()) {
+                OverlayMount.unmount(mnt);
+            }
+        }, "layerfs-unmount-on-exit"));
         return new OverlayMount(mnt, session, fs);
     }
 

@@ -38,8 +38,28 @@ final class DevFuseServer {
     private final double negativeTimeout;
     private volatile boolean destroyed;
 
-    /** An open directory: its listing, taken at opendir, served in pieces by offset. */
-    private record DirHandle(String path, DirListing listing) {
+    /**
+     * An open directory: its listing, taken at the first READDIR (when the kernel serves the directory from
+     * its cache, none comes), then served in pieces by offset.
+     */
+    private static final class DirHandle {
+        final String path;
+        DirListing listing;
+
+        DirHandle(String path) {
+            this.path = path;
+        }
+
+        String path() {
+            return path;
+        }
+
+        synchronized DirListing listing(UnionFs fs) {
+            if (listing == null) {
+                listing = fs.readdir(path);
+            }
+            return listing;
+        }
     }
 
     DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout, double negativeTimeout) {
@@ -504,9 +524,11 @@ final class DevFuseServer {
         private void opendir() {
             String path = path();
             long id = nextDirHandle.getAndIncrement();
-            dirs.put(id, new DirHandle(path, fs.readdir(path)));
+            fs.lookup(path);
+            dirs.put(id, new DirHandle(path));
             out.putLong(id);
-            out.putInt(0);
+            // the kernel may cache the listing: it drops it itself when the directory changes through the mount
+            out.putInt(Fuse.FOPEN_CACHE_DIR | Fuse.FOPEN_KEEP_CACHE);
             out.putInt(0);
         }
 
@@ -522,7 +544,8 @@ final class DevFuseServer {
             if (d == null) {
                 throw new Errno(Errno.EBADF, "dir handle " + fh);
             }
-            List<DirListing.Entry> entries = d.listing().entries();
+            DirListing listing = d.listing(fs);
+            List<DirListing.Entry> entries = listing.entries();
             int limit = Fuse.OUT_HEADER + Math.min(size, Fuse.MAX_WRITE);
             for (long i = offset; i < entries.size() + 2; i++) {
                 String name;
@@ -530,11 +553,11 @@ final class DevFuseServer {
                 int type;
                 if (i == 0) {
                     name = ".";
-                    ino = d.listing().ino();
+                    ino = listing.ino();
                     type = Stat.S_IFDIR;
                 } else if (i == 1) {
                     name = "..";
-                    ino = d.listing().parentIno();
+                    ino = listing.parentIno();
                     type = Stat.S_IFDIR;
                 } else {
                     DirListing.Entry e = entries.get((int) i - 2);
