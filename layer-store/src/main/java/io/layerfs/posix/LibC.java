@@ -52,6 +52,7 @@ public interface LibC {
     @ssize_t long read(int fd, @Out Pointer buf, @size_t long count);
     @ssize_t long write(int fd, @In Pointer buf, @size_t long count);
     int mount(String source, String target, String fstype, long flags, String data);
+    int ioctl(int fd, long request, Pointer arg);
     int geteuid();
     int getegid();
     int isatty(int fd);

@@ -323,6 +323,12 @@ public final class Posix {
         check(LIBC.mount(source, target, fstype, flags, data), "mount", target);
     }
 
+    /** ioctl(2) with a pointer argument; returns the result or -errno. */
+    public static int ioctlOrErrno(int fd, long request, Pointer arg) {
+        int r = LIBC.ioctl(fd, request, arg);
+        return r < 0 ? -RUNTIME.getLastError() : r;
+    }
+
     /** read(2); returns -errno instead of throwing, for request loops that expect ENODEV and EINTR. */
     public static long readOrErrno(int fd, Pointer buf, long count) {
         long n = LIBC.read(fd, buf, count);

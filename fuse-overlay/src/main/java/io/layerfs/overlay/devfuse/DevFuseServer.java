@@ -37,6 +37,13 @@ final class DevFuseServer {
     private final double attrTimeout;
     private final double negativeTimeout;
     private volatile boolean destroyed;
+    /** Negotiated at INIT: the kernel reads and writes upper files itself (FUSE passthrough, Linux 6.9+). */
+    private volatile boolean passthrough;
+    /** What each open file handle is: its node, and its passthrough backing id (0 when served here). */
+    private record Handle(long node, int backingId) {
+    }
+
+    private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
 
     /**
      * An open directory: its listing, taken at the first READDIR (when the kernel serves the directory from
@@ -145,7 +152,7 @@ final class DevFuseServer {
                     case Fuse.WRITE -> write();
                     case Fuse.FLUSH, Fuse.FSYNCDIR -> { }
                     case Fuse.FSYNC -> fsync();
-                    case Fuse.RELEASE -> fs.release(in.getLong());
+                    case Fuse.RELEASE -> release(in.getLong());
                     case Fuse.FALLOCATE -> fallocate();
                     case Fuse.STATFS -> statfs();
                     case Fuse.OPENDIR -> opendir();
@@ -273,11 +280,16 @@ final class DevFuseServer {
             int minor = in.getInt();
             int maxReadahead = in.getInt();
             long offered = in.getInt() & 0xffffffffL;
+            int offered2 = (offered & Fuse.INIT_EXT) != 0 ? in.getInt() : 0;
             if (major != Fuse.KERNEL_VERSION) {
                 throw new Errno(Errno.EIO, "FUSE protocol " + major + "." + minor);
             }
             long want = Fuse.ASYNC_READ | Fuse.ATOMIC_O_TRUNC | Fuse.BIG_WRITES | Fuse.DO_READDIRPLUS
                     | Fuse.READDIRPLUS_AUTO | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
+            passthrough = (offered2 & Fuse.FLAGS2_PASSTHROUGH) != 0;
+            if (passthrough) {
+                want |= Fuse.INIT_EXT;
+            }
             int b = Fuse.OUT_HEADER;
             out.putInt(b, Fuse.KERNEL_VERSION);
             out.putInt(b + 4, Math.min(minor, Fuse.KERNEL_MINOR));
@@ -291,6 +303,10 @@ final class DevFuseServer {
             out.putShort(b + 30, (short) 0);
             for (int i = 32; i < 64; i += 4) {
                 out.putInt(b + i, 0);
+            }
+            if (passthrough) {
+                out.putInt(b + 32, Fuse.FLAGS2_PASSTHROUGH);
+                out.putInt(b + 36, 1);                           // max_stack_depth: backing files on a plain fs
             }
             out.position(b + 64);
         }
@@ -447,6 +463,9 @@ final class DevFuseServer {
         private void open() {
             int flags = in.getInt();
             OpenFile f = fs.open(path(), flags);
+            if (putPassthrough(nodeid, f)) {
+                return;
+            }
             fs.fstatInto(f, statPtr);
             long mtimeNs = stat.getLong(88) * 1_000_000_000L + stat.getLong(96);
             boolean keep = nodes.keepCache(nodeid, mtimeNs, stat.getLong(48));
@@ -455,15 +474,57 @@ final class DevFuseServer {
             out.putInt(0);
         }
 
+        /**
+         * For an upper file, lets the kernel read and write the backing file itself (passthrough). Lower files
+         * go through the daemon, so a read-only handle still sees the file once another one copies it up.
+         */
+        private boolean putPassthrough(long node, OpenFile f) {
+            if (!nodes.opened(node, passthrough && f.inUpper())) {
+                handles.put(f.id, new Handle(node, 0));
+                return false;
+            }
+            stat.putInt(0, f.fd());                              // struct fuse_backing_map { fd, flags, padding }
+            stat.putInt(4, 0);
+            stat.putLong(8, 0);
+            int id = Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_OPEN, statPtr);
+            if (id <= 0) {
+                log.warn("FUSE passthrough unavailable ({}); serving reads and writes", Errno.name(-id));
+                passthrough = false;
+                nodes.closed(node, true);
+                nodes.opened(node, false);
+                handles.put(f.id, new Handle(node, 0));
+                return false;
+            }
+            handles.put(f.id, new Handle(node, id));
+            out.putLong(f.id);
+            out.putInt(Fuse.FOPEN_PASSTHROUGH);
+            out.putInt(id);
+            return true;
+        }
+
         private void create() {
             int flags = in.getInt();
             int mode = in.getInt();
             String path = childPath(nodeid, skip(8).cstring());
             OpenFile f = fs.create(path, mode, flags, caller());
             entry(path);
-            out.putLong(f.id);
-            out.putInt(0);
-            out.putInt(0);
+            if (!putPassthrough(out.getLong(Fuse.OUT_HEADER), f)) {
+                out.putLong(f.id);
+                out.putInt(0);
+                out.putInt(0);
+            }
+        }
+
+        private void release(long fh) {
+            Handle h = handles.remove(fh);
+            if (h != null) {
+                nodes.closed(h.node(), h.backingId() != 0);
+                if (h.backingId() != 0) {
+                    stat.putInt(0, h.backingId());
+                    Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_CLOSE, statPtr);
+                }
+            }
+            fs.release(fh);
         }
 
         private void read() {

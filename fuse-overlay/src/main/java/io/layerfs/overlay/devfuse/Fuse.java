@@ -21,8 +21,14 @@ final class Fuse {
             READDIRPLUS_AUTO = 1L << 14, ASYNC_DIO = 1L << 15, PARALLEL_DIROPS = 1L << 18, MAX_PAGES = 1L << 22,
             CACHE_SYMLINKS = 1L << 23, INIT_EXT = 1L << 30;
 
+    /** INIT flags2 (the high word, with INIT_EXT): reads and writes go from the kernel to a backing file. */
+    static final int FLAGS2_PASSTHROUGH = 1 << (37 - 32);
+
     // open reply flags
-    static final int FOPEN_KEEP_CACHE = 2, FOPEN_CACHE_DIR = 8;
+    static final int FOPEN_KEEP_CACHE = 2, FOPEN_CACHE_DIR = 8, FOPEN_PASSTHROUGH = 128;
+
+    /** ioctls on /dev/fuse registering a backing file (struct fuse_backing_map) and dropping it. */
+    static final long DEV_IOC_BACKING_OPEN = 0x4010E501L, DEV_IOC_BACKING_CLOSE = 0x4004E502L;
 
     // setattr valid bits
     static final int FATTR_MODE = 1, FATTR_UID = 2, FATTR_GID = 4, FATTR_SIZE = 8, FATTR_ATIME = 16,

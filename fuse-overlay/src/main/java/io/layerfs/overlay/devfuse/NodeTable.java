@@ -26,6 +26,9 @@ final class NodeTable {
         /** mtime (ns) and size the file had when last opened: unchanged means the kernel's cached pages are good. */
         long openedMtime = -1;
         long openedSize = -1;
+        /** Open handles that go through the kernel's page cache, and ones passed through to a backing file. */
+        int cachedOpens;
+        int passthroughOpens;
 
         Entry(String path, long upperIno) {
             this.path = path;
@@ -176,6 +179,34 @@ final class NodeTable {
         e.openedMtime = mtimeNs;
         e.openedSize = size;
         return same;
+    }
+
+    /**
+     * Records an open of node {@code id} and says whether it may be passed through: the kernel keeps one
+     * I/O mode per inode, so not while a handle that goes through the page cache is open.
+     */
+    synchronized boolean opened(long id, boolean wantPassthrough) {
+        Entry e = byId.get(id);
+        if (e == null) {
+            return false;
+        }
+        if (wantPassthrough && e.cachedOpens == 0) {
+            e.passthroughOpens++;
+            return true;
+        }
+        e.cachedOpens++;
+        return false;
+    }
+
+    synchronized void closed(long id, boolean passthrough) {
+        Entry e = byId.get(id);
+        if (e != null) {
+            if (passthrough) {
+                e.passthroughOpens--;
+            } else {
+                e.cachedOpens--;
+            }
+        }
     }
 
     synchronized int size() {

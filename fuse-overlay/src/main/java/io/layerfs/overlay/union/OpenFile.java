@@ -29,6 +29,11 @@ public final class OpenFile {
         return fd;
     }
 
+    /** True once the handle's backing file is in the upper (it will not be repointed by a copy-up). */
+    public boolean inUpper() {
+        return lowerReal == null;
+    }
+
     synchronized void repoint(int newFd) {
         if (retired == null) {
             retired = new ArrayList<>(1);
