@@ -79,7 +79,7 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
         /** The binding used when none is asked for; the layerfs.binding system property overrides it (tests). */
         public static Binding defaultBinding() {
             String p = System.getProperty("layerfs.binding");
-            return p == null ? DEV_FUSE : parse(p);
+            return p == null ? JNR_FUSE : parse(p);
         }
     }
 
