@@ -84,10 +84,18 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
     }
 
     public OverlayConfig {
-        lowers = List.copyOf(lowers);
-        upper = upper.toAbsolutePath().normalize();
-        work = work.toAbsolutePath().normalize();
-        lowers = lowers.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+        upper = real(upper);
+        work = real(work);
+        lowers = lowers.stream().map(OverlayConfig::real).toList();
+    }
+
+    /** The path with symlinks resolved, as the kernel resolves mount options; as given if it does not exist. */
+    static Path real(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (java.io.IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
     }
 
     public OverlayConfig(List<Path> lowers, Path upper, Path work) {
@@ -118,11 +126,16 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
         }
         all.add(upper);
         all.add(work);
-        Path mnt = mountpoint.toAbsolutePath().normalize();
+        Path mnt = real(mountpoint);
         requireDir("mountpoint", mnt, Posix.R_OK | Posix.X_OK);
+        // by identity, not by name: a bind mount or a symlink can put a layer's directory under another path
         for (Path dir : all) {
-            if (mnt.startsWith(dir)) {
-                throw new OverlayConfigException("mountpoint " + mnt + " lies inside layer directory " + dir);
+            Stat layer = Posix.lstat(ByteString.of(dir));
+            for (Path p = mnt; p != null; p = p.getParent()) {
+                Stat st = Posix.lstatOrNull(ByteString.of(p));
+                if (st != null && st.dev() == layer.dev() && st.ino() == layer.ino()) {
+                    throw new OverlayConfigException("mountpoint " + mnt + " lies inside layer directory " + dir);
+                }
             }
         }
         if (Mounts.isMountpoint(mnt)) {

@@ -22,7 +22,6 @@ import static org.assertj.core.api.Assertions.fail;
  * mountpoint. Correct behaviour or a clear error, never a host file seen or written, nothing outside the upper
  * changed. Compared with kernel overlayfs over the same lowers where the kernel has an answer.
  */
-@org.junit.jupiter.api.Tag("known-bug") // some cases fail: bugs found by this test, not yet fixed (issue 6)
 class HostileLayerTest {
     /** Compares uppers by objects, owners, modes and content; not overlay xattrs or mtimes of new files. */
     static final TreeSnapshot.Options UPPER = new TreeSnapshot.Options(false, false, false);
@@ -303,6 +302,7 @@ class HostileLayerTest {
      * 5000-byte path stops at ~4050 bytes ("File name too long"), and a lower layer holding such a tree shows
      * "File name too long" to find, and cannot be removed with rm -rf.
      */
+    @org.junit.jupiter.api.Tag("known-bug") // fails: paths over PATH_MAX need *at() calls (issue 6)
     @Test
     void pathsLongerThanPathMaxWorkAsInTheKernel() {
         MountFixture fx = layerfs(lower);
@@ -318,6 +318,7 @@ class HostileLayerTest {
     }
 
     /** BUG (as above): a lower layer with a tree deeper than PATH_MAX cannot be listed or removed through the mount. */
+    @org.junit.jupiter.api.Tag("known-bug") // fails: paths over PATH_MAX need *at() calls (issue 6)
     @Test
     void aLowerTreeDeeperThanPathMaxListsAndRemovesAsInTheKernel() throws IOException {
         Path deep = Files.createDirectories(base.resolve("deep"));
