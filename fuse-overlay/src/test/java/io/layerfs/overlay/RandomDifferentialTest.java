@@ -45,7 +45,6 @@ import static org.assertj.core.api.Assertions.fail;
  * {@code -Dlayerfs.random.ignore=dirmtime,useropaque} looks past the two open bugs below: stops comparing
  * directory mtimes, and never sets user.overlay.opaque to "y".
  */
-@org.junit.jupiter.api.Tag("known-bug") // some cases fail: bugs found by this test, not yet fixed (issue 6)
 class RandomDifferentialTest {
     static final int CI_OPS = 200;
     static final int CHECK_EVERY = 50;

@@ -69,7 +69,7 @@ public final class ChangeScanner {
             }
             out.add(new Change(Kind.CHANGED, path));
             if (st.isDir()) {
-                if (below.dirs() != null && OverlayFormat.isOpaque(real)) {
+                if (below.dirs() != null && OverlayFormat.isUpperOpaque(real)) {
                     for (String hidden : MergedListing.names(below.dirs())) {
                         if (!present(real, hidden)) {
                             out.add(new Change(Kind.DELETED, path + "/" + hidden));

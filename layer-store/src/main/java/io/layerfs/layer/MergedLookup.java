@@ -34,9 +34,10 @@ public final class MergedLookup {
     }
 
     /**
-     * As {@link #lookup(String[], String)}, looking for OCI {@code .wh.} whiteouts only from index
-     * {@code ociFrom} on: an upper directory (index 0) never holds them (the mount refuses those names, and
-     * both layerfs and the kernel write char-device whiteouts), so a miss there costs one lstat, not two.
+     * As {@link #lookup(String[], String)}, for a merged directory whose dirs before {@code ociFrom} are the
+     * upper: there, OCI {@code .wh.} whiteouts are not looked for (the mount refuses those names, and both
+     * layerfs and the kernel write char-device whiteouts, so a miss costs one lstat, not two), and only the
+     * kernel's opaque xattr counts ({@code user.overlay.opaque} is a user's own xattr there).
      */
     public static Entry lookup(String[] parentDirs, String name, int ociFrom) {
         if (OverlayFormat.isOciMarkerName(name)) {
@@ -75,7 +76,8 @@ public final class MergedLookup {
             }
             dirs[count] = real;
             indexes[count++] = i;
-            if (i + 1 < parentDirs.length && OverlayFormat.isOpaque(real)) {
+            if (i + 1 < parentDirs.length
+                    && (i >= ociFrom ? OverlayFormat.isOpaque(real) : OverlayFormat.isUpperOpaque(real))) {
                 break;
             }
         }

@@ -45,6 +45,14 @@ public final class OverlayFormat {
                 || Posix.exists(dir + "/" + OCI_OPAQUE_MARKER);
     }
 
+    /**
+     * True when an upper directory is opaque: only the kernel's own form counts there, since
+     * {@code user.overlay.opaque} is an ordinary xattr a user may set through the mount.
+     */
+    public static boolean isUpperOpaque(String dir) {
+        return Arrays.equals(YES, Posix.lgetxattr(dir, OPAQUE_XATTR));
+    }
+
     public static void markOpaque(String dir) {
         Posix.lsetxattr(dir, OPAQUE_XATTR, YES, 0);
     }

@@ -48,7 +48,10 @@ final class CopyUp {
                 default -> Posix.mknod(tmp, st.mode(), st.rdev());
             }
             copyAttributes(node.real, tmp, st, node.ino);
+            Stat parent = Posix.lstat(upperParent);
             Posix.rename(tmp, target);
+            // as overlayfs: a copy-up is not a change of the directory, so its times stay
+            Posix.lutimens(upperParent, parent.atimeSec(), parent.atimeNsec(), parent.mtimeSec(), parent.mtimeNsec());
         } catch (RuntimeException e) {
             Trees.removeQuietly(tmp);
             throw e;
