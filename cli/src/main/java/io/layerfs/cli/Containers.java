@@ -48,7 +48,7 @@ final class Containers {
         if (byName.isPresent()) {
             return byName.get();
         }
-        String mnt = Path.of(ref).toAbsolutePath().normalize().toString();
+        String mnt = Mounts.canonical(Path.of(ref)).toString();
         for (ContainerRecord r : containers.list()) {
             if (r.mountpoint().equals(mnt)) {
                 return r;

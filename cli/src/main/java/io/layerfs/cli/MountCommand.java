@@ -1,5 +1,6 @@
 package io.layerfs.cli;
 
+import io.layerfs.overlay.Mounts;
 import io.layerfs.overlay.OverlayConfig;
 import io.layerfs.overlay.OverlayConfigException;
 import io.layerfs.overlay.OverlayFs;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -146,6 +148,8 @@ final class MountCommand implements Callable<Integer> {
         }
         String containerName = name != null ? ContainerStore.checkName(name) : c.generateName();
         Path mnt = Path.of(target).toAbsolutePath().normalize();
+        Files.createDirectories(mnt);
+        mnt = Mounts.canonical(mnt); // as the kernel and /proc/self/mountinfo will name it
         ContainerRecord r = new ContainerRecord(containerName, image, diffIds, mnt.toString(), 0,
                 Instant.now().toString(), false);
         c.containers.create(r);

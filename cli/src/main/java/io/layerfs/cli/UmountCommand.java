@@ -45,7 +45,7 @@ final class UmountCommand implements Callable<Integer> {
             c.unmount(container.get(), lazy ? Containers.Busy.DETACH : Containers.Busy.REFUSE);
             return 0;
         }
-        Path mnt = Path.of(ref).toAbsolutePath().normalize();
+        Path mnt = Mounts.canonical(Path.of(ref));
         String type = Mounts.fsType(mnt);
         if (type == null) {
             throw new UserError(ref + " is neither a container nor a mount point");

@@ -9,6 +9,18 @@ public final class Mounts {
     private Mounts() {
     }
 
+    /**
+     * The path the kernel will use for {@code p}: symlinks resolved (as mount(2) resolves them, and as
+     * /proc/self/mountinfo lists mount points); absolute and normalized when it does not exist.
+     */
+    public static Path canonical(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
+    }
+
     /** True when {@code dir} (absolute, normalized) is the mount point of some mount. */
     public static boolean isMountpoint(Path dir) {
         String wanted = escape(dir.toString());

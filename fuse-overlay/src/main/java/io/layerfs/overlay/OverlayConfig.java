@@ -89,13 +89,8 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
         lowers = lowers.stream().map(OverlayConfig::real).toList();
     }
 
-    /** The path with symlinks resolved, as the kernel resolves mount options; as given if it does not exist. */
-    static Path real(Path p) {
-        try {
-            return p.toRealPath();
-        } catch (java.io.IOException e) {
-            return p.toAbsolutePath().normalize();
-        }
+    private static Path real(Path p) {
+        return Mounts.canonical(p);
     }
 
     public OverlayConfig(List<Path> lowers, Path upper, Path work) {

@@ -31,7 +31,7 @@ public final class OverlayFs {
      * has initialised the mount (it serves requests). Close the handle to unmount.
      */
     public static OverlayMount mount(OverlayConfig config, Path mountpoint) {
-        Path mnt = OverlayConfig.real(mountpoint); // FUSE mounts at the real path; look for it there
+        Path mnt = Mounts.canonical(mountpoint); // FUSE mounts at the real path; look for it there
         config.validate(mnt);
         UnionFs fs = new UnionFs(stack(config), config.options().cacheSize());
         if (config.options().binding() == OverlayConfig.Binding.DEV_FUSE) {

@@ -44,6 +44,11 @@ final class DevFuseServer {
     }
 
     private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
+    /**
+     * The one backing file of each node with passthrough handles: {backing id, fd, handles}. The kernel takes
+     * one backing file per FUSE inode; a second, different one makes that open fail with EIO.
+     */
+    private final Map<Long, int[]> backings = new java.util.HashMap<>();
 
     /**
      * An open directory: its listing, taken at the first READDIR (when the kernel serves the directory from
@@ -483,10 +488,29 @@ final class DevFuseServer {
                 handles.put(f.id, new Handle(node, 0));
                 return false;
             }
-            stat.putInt(0, f.fd());                              // struct fuse_backing_map { fd, flags, padding }
-            stat.putInt(4, 0);
-            stat.putLong(8, 0);
-            int id = Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_OPEN, statPtr);
+            int id;
+            synchronized (backings) {
+                int[] b = backings.get(node);
+                if (b == null) {
+                    // opened read-write whatever this open asked for: later opens of the node share it
+                    int bfd = Posix.open("/proc/self/fd/" + f.fd(), Posix.O_RDWR, 0);
+                    stat.putInt(0, bfd);                         // struct fuse_backing_map { fd, flags, padding }
+                    stat.putInt(4, 0);
+                    stat.putLong(8, 0);
+                    int registered = Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_OPEN, statPtr);
+                    if (registered <= 0) {
+                        Posix.close(bfd);
+                        b = new int[]{registered, -1, 0};
+                    } else {
+                        b = new int[]{registered, bfd, 0};
+                        backings.put(node, b);
+                    }
+                }
+                id = b[0];
+                if (id > 0) {
+                    b[2]++;
+                }
+            }
             if (id <= 0) {
                 log.warn("FUSE passthrough unavailable ({}); serving reads and writes", Errno.name(-id));
                 passthrough = false;
@@ -520,8 +544,15 @@ final class DevFuseServer {
             if (h != null) {
                 nodes.closed(h.node(), h.backingId() != 0);
                 if (h.backingId() != 0) {
-                    stat.putInt(0, h.backingId());
-                    Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_CLOSE, statPtr);
+                    synchronized (backings) {
+                        int[] b = backings.get(h.node());
+                        if (b != null && --b[2] == 0) {
+                            backings.remove(h.node());
+                            stat.putInt(0, b[0]);
+                            Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_CLOSE, statPtr);
+                            Posix.close(b[1]);
+                        }
+                    }
                 }
             }
             fs.release(fh);
