@@ -67,7 +67,7 @@ final class MountCommand implements Callable<Integer> {
     boolean singleThreaded;
 
     @Option(names = "--binding", paramLabel = "jnr-fuse|dev-fuse",
-            description = "How to talk to the kernel: libfuse 2 through jnr-fuse, or the FUSE protocol on /dev/fuse directly.")
+            description = "How to talk to the kernel: the FUSE protocol on /dev/fuse directly (the default as root), or libfuse 2 through jnr-fuse (the default otherwise).")
     String binding;
 
     @Option(names = "--attr-timeout", paramLabel = "SECONDS",

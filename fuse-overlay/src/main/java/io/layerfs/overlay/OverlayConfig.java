@@ -5,6 +5,7 @@ import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,10 +77,26 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
             throw new IllegalArgumentException("unknown binding '" + label + "': use jnr-fuse or dev-fuse");
         }
 
-        /** The binding used when none is asked for; the layerfs.binding system property overrides it (tests). */
+        /**
+         * The binding used when none is asked for: dev-fuse where it can mount (as root, which mount(2) needs, with
+         * /dev/fuse present), else jnr-fuse, whose fusermount lets other users mount. The layerfs.binding system
+         * property overrides it (tests).
+         */
         public static Binding defaultBinding() {
             String p = System.getProperty("layerfs.binding");
-            return p == null ? JNR_FUSE : parse(p);
+            if (p != null) {
+                return parse(p);
+            }
+            return isRoot() && Files.exists(Path.of("/dev/fuse")) ? DEV_FUSE : JNR_FUSE;
+        }
+
+        /** The effective uid is 0: /proc/self belongs to it (no libc needed, which the CLI does not load). */
+        private static boolean isRoot() {
+            try {
+                return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                return false;
+            }
         }
     }
 

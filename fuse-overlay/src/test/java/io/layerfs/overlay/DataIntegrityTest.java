@@ -71,9 +71,13 @@ class DataIntegrityTest {
         byte[] lowerBefore = Files.readAllBytes(lower);
         Fsx fsx = new Fsx(target, seed, model);
         for (int phase = 0; phase < 3; phase++) {
-            fsx.phase(phase);
-            fx.remount();
-            fsx.checkWhole("after remount " + (phase + 1));
+            try {
+                fsx.phase(phase);
+                fx.remount();
+                fsx.checkWhole("after remount " + (phase + 1));
+            } catch (IOException | RuntimeException e) {
+                throw new AssertionError(fsx.report("failed: " + e), e); // with the op log
+            }
         }
         fx.unmount();
         byte[] onDisk = Files.readAllBytes(fx.upper().resolve(target.path));

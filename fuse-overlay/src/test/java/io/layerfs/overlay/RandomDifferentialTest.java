@@ -42,15 +42,26 @@ import static org.assertj.core.api.Assertions.fail;
  * lines.
  * <p>CI runs {@link #ciSeeds()}; {@code -Dlayerfs.random.seed=N [-Dlayerfs.random.ops=M]} replays one seed, and
  * {@code -Dlayerfs.soak.seconds=600} runs random seeds until the time is up (test {@code soak}, or {@link #main}).
- * {@code -Dlayerfs.random.ignore=dirmtime,useropaque} looks past the two open bugs below: stops comparing
- * directory mtimes, and never sets user.overlay.opaque to "y".
+ * <p>Known divergences, each kept as its own test below, are left out by default so that the random runs keep
+ * guarding everything else: {@link #KNOWN} = killsgid (no setgid file without group exec:
+ * {@link #writeByANonMemberClearsSetgidWithoutGroupExec}). {@code -Dlayerfs.random.ignore=} (empty) compares
+ * everything; {@code dirmtime} (no directory mtime comparison), {@code useropaque} (never user.overlay.opaque=y) and
+ * {@code otrunc} (O_TRUNC opens by root only) look past bugs that are fixed now
+ * ({@link #copyUpLeavesParentDirectoryTimesAlone}, {@link #userOverlayOpaqueSetThroughTheMountHidesNothing},
+ * {@link #openWithTruncateByAUserClearsSetuid}), should they come back.
+ * <p>Other differences that are by design and never reported: a kernel EXDEV for a directory rename (see
+ * {@link Mode}); a chown to -1:-1 (the kernel copies up for it, FUSE never sees it) is not generated; in the uppers,
+ * an opaque marker on a directory with no lower directory at its path and whiteout mtimes are not compared (see
+ * {@link Runner#normalizeUpper}); the other names of a hard link may show stale attributes for up to the attribute
+ * timeout (known libfuse 2 limit: not compared live with the default timeout).
  */
 class RandomDifferentialTest {
     static final int CI_OPS = 200;
     static final int CHECK_EVERY = 50;
     /** mtimes set to "now" on two sides differ by the time between the two syscalls: allow a second. */
     static final long MTIME_TOLERANCE_NS = 1_000_000_000L;
-    static final Set<String> IGNORE = Set.of(System.getProperty("layerfs.random.ignore", "").split(","));
+    static final String KNOWN = "killsgid";
+    static final Set<String> IGNORE = Set.of(System.getProperty("layerfs.random.ignore", KNOWN).split(","));
 
     /**
      * How a run compares: layerfs's attribute timeout default (1 s, as shipped) or 0 (no stale attributes, so nlink
@@ -130,6 +141,70 @@ class RandomDifferentialTest {
         }
     }
 
+    /**
+     * DIVERGENCE (found by this generator; the rule lives in the kernel's FUSE module, not in layerfs's code): a write
+     * by a user who is not in the file's group clears a setgid bit that has no group-exec bit under kernel overlayfs
+     * (Linux 6.x VFS: setattr_should_drop_sgid, "not in group and not CAP_FSETID"), but not under layerfs: FUSE's
+     * fuse_setattr recomputes the kill-priv mode itself with the older rule (setgid is killed only together with
+     * S_IXGRP) unless the server handles kill-priv. fuse-overlayfs behaves like layerfs here. Fix: only in the daemon:
+     * negotiate FUSE_HANDLE_KILLPRIV_V2 (possible with the dev-fuse binding) and clear setuid/setgid on write,
+     * truncate and chown as the VFS does.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("known-bug") // fails until fixed: see above
+    void writeByANonMemberClearsSetgidWithoutGroupExec() {
+        try (MountFixture ours = new MountFixture(TestImages.kernelFormat());
+             KernelOverlay kernel = new KernelOverlay(TestImages.kernelFormat())) {
+            Posix.chmod(ByteString.of(ours.mnt().getParent()), 0755);
+            Posix.chmod(ByteString.of(kernel.mnt().getParent()), 0755);
+            List<String> modes = new ArrayList<>();
+            for (java.nio.file.Path mnt : List.of(kernel.mnt(), ours.mnt())) {
+                Side side = new Side(mnt);
+                assertThat(side.apply(new Op(Kind.CREATE, "tmp/f", "", 02666, 0, 0))).isEqualTo("ok");
+                Posix.chmod(side.p("tmp/f"), 02666); // (create's mode went through the umask)
+                assertThat(side.apply(new Op(Kind.APPEND, "tmp/f", "", 0, 10, 1).as(1000))).isEqualTo("ok 10");
+                modes.add(Integer.toOctalString(Posix.lstat(side.p("tmp/f")).permissions()));
+            }
+            assertThat(modes.get(0)).as("kernel overlayfs").isEqualTo("666");
+            assertThat(modes.get(1)).as("layerfs").isEqualTo(modes.get(0));
+        }
+    }
+
+    /**
+     * FIXED BUG (layerfs, found by this generator; security-relevant): open(O_TRUNC) by an unprivileged user keeps the
+     * setuid bit (and setgid with group exec) of the file it truncates. Kernel overlayfs (the VFS: do_truncate with
+     * ATTR_KILL_SUID/SGID) clears them, as it does for write(2) and truncate(2), which layerfs gets right. So a user
+     * who may write a setuid file can replace its contents and keep it setuid. Cause: layerfs mounts with
+     * atomic_o_trunc; the kernel's FUSE module then skips the whole open-truncate setattr (fuse_do_setattr, ATTR_OPEN
+     * branch: "truncation has already been done by OPEN"), kill-priv mode change included, and UnionFs.open performs
+     * the O_TRUNC as root, which keeps the bits. (fuse-overlayfs has the same hole.) Fixed: UnionFs.open with
+     * O_TRUNC on a regular file and a caller other than root clears S_ISUID, and S_ISGID when S_IXGRP is set, after
+     * the open (the binding passes the caller, as for create).
+     */
+    @Test
+    void openWithTruncateByAUserClearsSetuid() {
+        try (MountFixture ours = new MountFixture(TestImages.kernelFormat());
+             KernelOverlay kernel = new KernelOverlay(TestImages.kernelFormat())) {
+            Posix.chmod(ByteString.of(ours.mnt().getParent()), 0755);
+            Posix.chmod(ByteString.of(kernel.mnt().getParent()), 0755);
+            List<String> modes = new ArrayList<>();
+            for (java.nio.file.Path mnt : List.of(kernel.mnt(), ours.mnt())) {
+                Side side = new Side(mnt);
+                for (String f : List.of("tmp/new-setuid", "app/bin/hello.sh")) { // an upper file, and a lower one
+                    if (f.startsWith("tmp")) {
+                        side.apply(new Op(Kind.CREATE, f, "", 0755, 0, 0));
+                    }
+                    Posix.chmod(side.p(f), 06777);
+                    assertThat(side.apply(new Op(Kind.FD_OPEN, f, "", 0, Posix.O_WRONLY | Posix.O_TRUNC, 0).as(1000))).isEqualTo("ok");
+                    side.closeAll();
+                    modes.add(f + " " + Integer.toOctalString(Posix.lstat(side.p(f)).permissions()));
+                }
+            }
+            assertThat(modes.subList(0, 2)).as("kernel overlayfs").containsExactly("tmp/new-setuid 777", "app/bin/hello.sh 777");
+            assertThat(modes.subList(2, 4)).as("layerfs").isEqualTo(modes.subList(0, 2));
+        }
+    }
+
     /** The generator's user operations really run unprivileged (and only on the calling thread). */
     @Test
     void userOperationsRunWithoutPrivileges() {
@@ -168,7 +243,7 @@ class RandomDifferentialTest {
     }
 
     /**
-     * {@code main SECONDS [OPS]}: the soak; {@code main seed SEED OPS ATTRZERO REPEATS}: one seed, again and again
+     * {@code main SECONDS [OPS]}: the soak; {@code main seed SEED OPS ATTRZERO REPEATS [EMULATE]}: one seed, again and again
      * (for divergences that come and go).
      */
     public static void main(String[] args) {
@@ -234,7 +309,8 @@ class RandomDifferentialTest {
         StringBuilder report = new StringBuilder();
         report.append("layerfs diverges from kernel overlayfs: seed ").append(seed).append(", ").append(count)
                 .append(" ops, ").append(mode).append(" (replay: -Dlayerfs.random.seed=")
-                .append(seed).append(" -Dlayerfs.random.ops=").append(count).append(mode.properties()).append(")\n")
+                .append(seed).append(" -Dlayerfs.random.ops=").append(count).append(mode.properties()).append(")")
+                .append(IGNORE.isEmpty() || IGNORE.equals(Set.of("")) ? "" : "; known divergences left out: " + IGNORE).append('\n')
                 .append("after ").append(done.size()).append(" ops: ").append(divergence).append('\n');
         if (shrink && !"false".equals(System.getProperty("layerfs.random.shrink"))) {
             List<Op> minimal = Shrinker.shrink(done, mode);
@@ -450,6 +526,10 @@ class RandomDifferentialTest {
 
         Op next(Tree tree) {
             Op op = nextAsRoot(tree);
+            boolean truncates = op.kind == Kind.CREATE_TRUNC || (op.kind == Kind.FD_OPEN && (op.y & Posix.O_TRUNC) != 0);
+            if (truncates && IGNORE.contains("otrunc")) {
+                return op; // (ignore=otrunc: O_TRUNC opens as root only, to look past that bug)
+            }
             return rnd.nextInt(4) == 0 ? op.as(USERS[rnd.nextInt(USERS.length)]) : op;
         }
 
@@ -529,7 +609,9 @@ class RandomDifferentialTest {
         }
 
         private long mode() {
-            return MODES[rnd.nextInt(MODES.length)];
+            long m = MODES[rnd.nextInt(MODES.length)];
+            // (ignore=killsgid: no setgid-without-group-exec files, to look past the FUSE kill-priv divergence)
+            return m == 02644 && IGNORE.contains("killsgid") ? 0644 : m;
         }
 
         private String xattr() {
@@ -846,6 +928,11 @@ class RandomDifferentialTest {
             // temp dirs are 0700: let the generator's users reach the mountpoints
             Posix.chmod(ByteString.of(ours.mnt().getParent()), 0755);
             Posix.chmod(ByteString.of(kernel.mnt().getParent()), 0755);
+            // the two upper roots were made at different times (seconds apart on a loaded machine): same times
+            long now = System.currentTimeMillis() / 1000;
+            for (java.nio.file.Path m : List.of(ours.mnt(), kernel.mnt())) {
+                Posix.lutimens(ByteString.of(m), now, 0, now, 0);
+            }
             lf = new Side(ours.mnt());
             kn = new Side(kernel.mnt());
         }
@@ -868,8 +955,14 @@ class RandomDifferentialTest {
                 return checkpoint();
             }
             boolean srcIsDir = op.kind == Kind.RENAME && isDir(kn.p(op.a));
-            boolean loose = !attrZero && (isLoose(op.a) || (op.kind.name().startsWith("FD_") && op.kind != Kind.FD_OPEN
-                    && looseSlot[(int) op.x]));
+            boolean tainted = isTainted(op.a);
+            boolean loose = !attrZero && tainted;
+            if (op.kind == Kind.FD_READ && kn.fds[(int) op.x] >= 0) {
+                // data read through an fd of one name of a hard link after a change through another name: libfuse 2
+                // gives each name its own kernel inode, so this one's page cache may be stale, whatever the timeout
+                Stat st = Posix.fstat(kn.fds[(int) op.x]);
+                loose = looseSlot[(int) op.x] || taintK.contains(st.ino());
+            }
             String k = kn.apply(op);
             if (op.kind == Kind.RENAME && srcIsDir && k.equals("EXDEV")) {
                 // overlayfs without redirect_dir cannot rename a directory with lower parts: skip on both sides, or
@@ -897,7 +990,7 @@ class RandomDifferentialTest {
             }
             String l = lf.apply(op);
             if (op.kind == Kind.FD_OPEN && k.equals("ok")) {
-                looseSlot[(int) op.x] = loose;
+                looseSlot[(int) op.x] = tainted;
             }
             if (loose && (op.kind == Kind.READ || op.kind == Kind.FD_READ)) {
                 k = k.replaceAll(" ?(len|sha)=\\S+", "");
@@ -926,10 +1019,10 @@ class RandomDifferentialTest {
             if (st == null) {
                 return false;
             }
-            if (st.isRegular()) {
-                return st.nlink() > 1;
+            if (!st.isDir()) {
+                return st.nlink() > 1; // fifos and symlinks can be hard links too
             }
-            if (st.isDir()) {
+            {
                 for (var e : Posix.list(real)) {
                     if (hasMultiLinks(real + "/" + e.name())) {
                         return true;
@@ -975,9 +1068,13 @@ class RandomDifferentialTest {
             }
         }
 
-        /** True when a name of a multiply-linked file: its attributes through this name may lag (known limit). */
-        private boolean isLoose(String rel) {
-            if (attrZero || rel.isEmpty()) {
+        /**
+         * True when a name of a file that has (or had) more than one name: with libfuse 2 each name is its own kernel
+         * inode, so what the kernel caches for this name (attributes for up to the attribute timeout, pages of an
+         * open fd until it is reopened) may lag a change made through another name (known limit).
+         */
+        private boolean isTainted(String rel) {
+            if (rel.isEmpty()) {
                 return false;
             }
             Stat k = statOrNull(kn.p(rel));
@@ -989,6 +1086,11 @@ class RandomDifferentialTest {
                 }
             }
             return (k != null && taintK.contains(k.ino())) || (l != null && taintL.contains(l.ino()));
+        }
+
+        /** Attributes through a tainted name are compared after a remount only (with the default timeout). */
+        private boolean isLoose(String rel) {
+            return isTainted(rel) && !attrZero;
         }
 
         private String compareObject(String rel) {

@@ -14,10 +14,11 @@ import org.slf4j.LoggerFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Serves the FUSE protocol on an open /dev/fuse descriptor: worker threads each read one request at a time
@@ -31,6 +32,13 @@ final class DevFuseServer {
     private final UnionFs fs;
     private final int fd;
     private final NodeTable nodes = new NodeTable();
+    /**
+     * Keeps node paths still while a request turns them into engine paths and back into nodes: renames and
+     * removals (which change paths) take it exclusively, other path requests shared. Otherwise a lookup below a
+     * directory being renamed could register a node under the old path, and the kernel would see one directory
+     * under two names (ESTALE) or a stale negative entry.
+     */
+    private final ReentrantReadWriteLock pathLock = new ReentrantReadWriteLock();
     private final Map<Long, DirHandle> dirs = new ConcurrentHashMap<>();
     private final AtomicLong nextDirHandle = new AtomicLong(1);
     private final double entryTimeout;
@@ -51,26 +59,17 @@ final class DevFuseServer {
     private final Map<Long, int[]> backings = new java.util.HashMap<>();
 
     /**
-     * An open directory: its listing, taken at the first READDIR (when the kernel serves the directory from
-     * its cache, none comes), then served in pieces by offset.
+     * An open directory: its listing, taken when the kernel reads from the start (none when the kernel serves
+     * the directory from its cache), then served in pieces by cookie.
      */
     private static final class DirHandle {
-        final String path;
-        DirListing listing;
+        DirSnapshot snapshot;
 
-        DirHandle(String path) {
-            this.path = path;
-        }
-
-        String path() {
-            return path;
-        }
-
-        synchronized DirListing listing(UnionFs fs) {
-            if (listing == null) {
-                listing = fs.readdir(path);
+        synchronized DirSnapshot snapshot(UnionFs fs, String path, long offset) {
+            if (snapshot == null || offset == 0) { // offset 0: opendir or rewinddir, which must see changes
+                snapshot = new DirSnapshot(fs.readdir(path));
             }
-            return listing;
+            return snapshot;
         }
     }
 
@@ -123,6 +122,15 @@ final class DevFuseServer {
             gid = in.getInt(28);
             in.position(Fuse.IN_HEADER);
             out.clear().position(Fuse.OUT_HEADER);
+            Lock lock = switch (opcode) {
+                case Fuse.RENAME, Fuse.RENAME2, Fuse.UNLINK, Fuse.RMDIR -> pathLock.writeLock();
+                case Fuse.READ, Fuse.WRITE, Fuse.FSYNC, Fuse.FLUSH, Fuse.RELEASE, Fuse.FALLOCATE, Fuse.FORGET,
+                     Fuse.BATCH_FORGET, Fuse.INTERRUPT, Fuse.INIT, Fuse.DESTROY, Fuse.RELEASEDIR, Fuse.STATFS -> null;
+                default -> pathLock.readLock();
+            };
+            if (lock != null) {
+                lock.lock();
+            }
             try {
                 switch (opcode) {
                     case Fuse.INIT -> init();
@@ -184,6 +192,10 @@ final class DevFuseServer {
             } catch (Throwable t) {
                 log.error("FUSE opcode {} on node {} failed", opcode, nodeid, t);
                 reply(-Errno.EIO);
+            } finally {
+                if (lock != null) {
+                    lock.unlock();
+                }
             }
         }
 
@@ -440,19 +452,29 @@ final class DevFuseServer {
             nodes.removed(path);
         }
 
+        /**
+         * rename and renameat2: RENAME_NOREPLACE and RENAME_EXCHANGE as kernel overlayfs has them; RENAME_WHITEOUT
+         * is EINVAL there too (a whiteout is not an object of the merged view).
+         */
         private void rename(long newdir, int flags) {
             String from = childPath(nodeid, cstring());
             String to = childPath(newdir, cstring());
-            if (flags == Posix.RENAME_NOREPLACE) {
-                if (fs.exists(to)) {
-                    throw new Errno(Errno.EEXIST, to);
+            switch (flags) {
+                case 0 -> fs.rename(from, to);
+                case Posix.RENAME_NOREPLACE -> {
+                    if (fs.exists(to)) {                         // (no path changes meanwhile: pathLock)
+                        throw new Errno(Errno.EEXIST, to);
+                    }
+                    fs.rename(from, to);
                 }
-            } else if (flags != 0) {
-                throw new Errno(Errno.EINVAL, "rename flags " + flags); // exchange and whiteout: not yet
+                case Posix.RENAME_EXCHANGE -> {
+                    fs.exchange(from, to);
+                    nodes.exchanged(from, to);
+                    return;
+                }
+                default -> throw new Errno(Errno.EINVAL, "rename flags " + flags);
             }
-            boolean dir = fs.lookup(from).isDir();
-            fs.rename(from, to);
-            nodes.renamed(from, to, dir);
+            nodes.renamed(from, to);
         }
 
         /** The new name joins the node of the linked file, so the kernel sees one inode (the link copied it up). */
@@ -467,7 +489,7 @@ final class DevFuseServer {
 
         private void open() {
             int flags = in.getInt();
-            OpenFile f = fs.open(path(), flags);
+            OpenFile f = fs.open(path(), flags, caller());
             if (putPassthrough(nodeid, f)) {
                 return;
             }
@@ -614,10 +636,9 @@ final class DevFuseServer {
         // ------------------------------------------------------------ directories
 
         private void opendir() {
-            String path = path();
             long id = nextDirHandle.getAndIncrement();
-            fs.lookup(path);
-            dirs.put(id, new DirHandle(path));
+            fs.lookup(path());
+            dirs.put(id, new DirHandle());
             out.putLong(id);
             // the kernel may cache the listing: it drops it itself when the directory changes through the mount
             out.putInt(Fuse.FOPEN_CACHE_DIR | Fuse.FOPEN_KEEP_CACHE);
@@ -625,8 +646,9 @@ final class DevFuseServer {
         }
 
         /**
-         * Entries from index {@code offset} on, as many as fit: "." and ".." first. With {@code plus}, each
-         * entry carries its attributes and counts a lookup (only for entries actually sent).
+         * Entries after cookie {@code offset}, as many as fit: "." and ".." first. With {@code plus}, each entry
+         * carries its attributes and counts a lookup (only for entries actually sent). Child paths come from the
+         * directory's current path, which a rename since opendir may have changed.
          */
         private void readdir(boolean plus) {
             long fh = in.getLong();
@@ -636,62 +658,65 @@ final class DevFuseServer {
             if (d == null) {
                 throw new Errno(Errno.EBADF, "dir handle " + fh);
             }
-            DirListing listing = d.listing(fs);
-            List<DirListing.Entry> entries = listing.entries();
+            String dir = path();
+            DirSnapshot snap = d.snapshot(fs, dir, offset);
             int limit = Fuse.OUT_HEADER + Math.min(size, Fuse.MAX_WRITE);
-            for (long i = offset; i < entries.size() + 2; i++) {
-                String name;
-                long ino;
-                int type;
-                if (i == 0) {
-                    name = ".";
-                    ino = listing.ino();
-                    type = Stat.S_IFDIR;
-                } else if (i == 1) {
-                    name = "..";
-                    ino = listing.parentIno();
-                    type = Stat.S_IFDIR;
-                } else {
-                    DirListing.Entry e = entries.get((int) i - 2);
-                    name = e.name();
-                    ino = e.ino();
-                    type = e.type();
-                }
-                byte[] nameBytes = name.getBytes(StandardCharsets.ISO_8859_1);
-                int direntLen = (24 + nameBytes.length + 7) & ~7;
-                int recLen = plus ? Fuse.ENTRY_OUT + direntLen : direntLen;
-                int at = out.position();
-                if (at + recLen > limit) {
-                    break;
-                }
-                if (plus) {
-                    if (i < 2) {
-                        for (int k = 0; k < Fuse.ENTRY_OUT; k++) {
-                            out.put(at + k, (byte) 0);           // no entry for "." and ".."
-                        }
-                    } else {
-                        String child = d.path().equals("/") ? "/" + name : d.path() + "/" + name;
-                        long upperIno;
-                        try {
-                            upperIno = fs.statInto(child, statPtr);
-                        } catch (Errno gone) {
-                            continue;                            // removed since opendir
-                        }
-                        putEntry(out, at, child, upperIno);
-                        ino = stat.getLong(8);
-                    }
-                    at += Fuse.ENTRY_OUT;
-                }
-                out.putLong(at, ino);
-                out.putLong(at + 8, i + 1);                      // offset of the next entry
-                out.putInt(at + 16, nameBytes.length);
-                out.putInt(at + 20, type >>> 12);                // DT_* is S_IFMT >> 12
-                out.position(at + 24);
-                out.put(nameBytes);
-                while (out.position() < at + direntLen) {
-                    out.put((byte) 0);                           // dirents are 8-byte aligned
+            if (offset < DirSnapshot.AFTER_DOT
+                    && !putDirent(plus, limit, ".", snap.listing.ino(), Stat.S_IFDIR, DirSnapshot.AFTER_DOT, null)) {
+                return;
+            }
+            if (offset < DirSnapshot.AFTER_DOTDOT
+                    && !putDirent(plus, limit, "..", snap.listing.parentIno(), Stat.S_IFDIR, DirSnapshot.AFTER_DOTDOT, null)) {
+                return;
+            }
+            for (int i = snap.firstAfter(offset); i < snap.size(); i++) {
+                DirListing.Entry e = snap.entry(i);
+                String child = dir.equals("/") ? "/" + e.name() : dir + "/" + e.name();
+                if (!putDirent(plus, limit, e.name(), e.ino(), e.type(), snap.cookie(i), child)) {
+                    return;
                 }
             }
+        }
+
+        /**
+         * One fuse_dirent (with its fuse_entry_out before it for READDIRPLUS; none for "." and "..", whose
+         * {@code child} is null). False when it does not fit; true when put, or skipped because the child is
+         * gone since the listing was taken.
+         */
+        private boolean putDirent(boolean plus, int limit, String name, long ino, int type, long cookie, String child) {
+            byte[] nameBytes = name.getBytes(StandardCharsets.ISO_8859_1);
+            int direntLen = (24 + nameBytes.length + 7) & ~7;
+            int at = out.position();
+            if (at + (plus ? Fuse.ENTRY_OUT : 0) + direntLen > limit) {
+                return false;
+            }
+            if (plus) {
+                if (child == null) {
+                    for (int k = 0; k < Fuse.ENTRY_OUT; k++) {
+                        out.put(at + k, (byte) 0);
+                    }
+                } else {
+                    long upperIno;
+                    try {
+                        upperIno = fs.statInto(child, statPtr);
+                    } catch (Errno gone) {
+                        return true;
+                    }
+                    putEntry(out, at, child, upperIno);
+                    ino = stat.getLong(8);
+                }
+                at += Fuse.ENTRY_OUT;
+            }
+            out.putLong(at, ino);
+            out.putLong(at + 8, cookie);                         // where the next READDIR continues
+            out.putInt(at + 16, nameBytes.length);
+            out.putInt(at + 20, type >>> 12);                    // DT_* is S_IFMT >> 12
+            out.position(at + 24);
+            out.put(nameBytes);
+            while (out.position() < at + direntLen) {
+                out.put((byte) 0);                               // dirents are 8-byte aligned
+            }
+            return true;
         }
 
         // ------------------------------------------------------------ xattrs

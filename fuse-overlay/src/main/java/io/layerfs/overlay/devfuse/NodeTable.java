@@ -125,6 +125,11 @@ final class NodeTable {
         if (e.path.equals(path)) {
             if (!e.aliases.isEmpty()) {
                 e.path = e.aliases.remove(e.aliases.size() - 1);
+            } else if (e.upperIno != 0) {
+                // its last name is gone, so the filesystem may give its inode number to a new file, which must not
+                // become another name of this node (the kernel may hold the node until FORGET)
+                byUpperIno.remove(e.upperIno, id);
+                e.upperIno = 0;
             }
         } else {
             e.aliases.remove(path);
@@ -132,38 +137,48 @@ final class NodeTable {
     }
 
     /** After a rename: the id at {@code from} (and, for a directory, every id below it) moves under {@code to}. */
-    synchronized void renamed(String from, String to, boolean dir) {
+    synchronized void renamed(String from, String to) {
         removed(to); // whatever the target named is gone
-        Long id = byPath.remove(from);
-        if (id != null && byId.containsKey(id)) {
-            Entry e = byId.get(id);
-            if (e.path.equals(from)) {
-                e.path = to;
-            } else {
-                e.aliases.set(e.aliases.indexOf(from), to);
-            }
-            byPath.put(to, id);
+        remap(p -> moved(p, from, to));
+    }
+
+    /** After a RENAME_EXCHANGE: the ids at and below {@code a} and {@code b} trade places. */
+    synchronized void exchanged(String a, String b) {
+        remap(p -> {
+            String q = moved(p, a, b);
+            return q != null ? q : moved(p, b, a);
+        });
+    }
+
+    /** {@code path} with its prefix {@code from} replaced by {@code to}; null when not at or below {@code from}. */
+    private static String moved(String path, String from, String to) {
+        if (path.equals(from)) {
+            return to;
         }
-        if (!dir) {
-            return;
-        }
-        String prefix = from + "/";
+        return path.startsWith(from) && path.charAt(from.length()) == '/' ? to + path.substring(from.length()) : null;
+    }
+
+    /** Gives every live node name that {@code move} maps (to non-null) its new name. */
+    private void remap(java.util.function.UnaryOperator<String> move) {
+        Map<String, Long> moved = new HashMap<>();
         for (Map.Entry<Long, Entry> me : byId.entrySet()) {
             Entry e = me.getValue();
-            if (e.path.startsWith(prefix)) {
+            String p = move.apply(e.path);
+            if (p != null && me.getKey().equals(byPath.get(e.path))) { // (a removed name stays removed)
                 byPath.remove(e.path, me.getKey());
-                e.path = to + e.path.substring(from.length());
-                byPath.put(e.path, me.getKey());
+                e.path = p;
+                moved.put(p, me.getKey());
             }
             for (int i = 0; i < e.aliases.size(); i++) {
-                String a = e.aliases.get(i);
-                if (a.startsWith(prefix)) {
-                    byPath.remove(a, me.getKey());
-                    e.aliases.set(i, to + a.substring(from.length()));
-                    byPath.put(e.aliases.get(i), me.getKey());
+                String a = move.apply(e.aliases.get(i));
+                if (a != null) {
+                    byPath.remove(e.aliases.get(i), me.getKey());
+                    e.aliases.set(i, a);
+                    moved.put(a, me.getKey());
                 }
             }
         }
+        byPath.putAll(moved); // after every removal: in an exchange, one node's new name is another's old one
     }
 
     /**

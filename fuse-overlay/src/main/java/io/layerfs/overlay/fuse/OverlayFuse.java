@@ -370,7 +370,7 @@ public final class OverlayFuse extends FuseStubFS {
     @Override
     public int open(String path, FuseFileInfo fi) {
         try {
-            fi.fh.set(fs.open(path, fi.flags.get()).id);
+            fi.fh.set(fs.open(path, fi.flags.get(), caller()).id);
             return 0;
         } catch (Throwable t) {
             return fail(t, "open", path);

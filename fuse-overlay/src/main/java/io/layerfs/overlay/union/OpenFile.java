@@ -17,6 +17,7 @@ public final class OpenFile {
     /** Real path of the lower file while the handle still reads from a lower layer; null once in the upper. */
     volatile String lowerReal;
     private List<Integer> retired;
+    private boolean closed;
 
     OpenFile(long id, int fd, long ino, String lowerReal) {
         this.id = id;
@@ -35,6 +36,10 @@ public final class OpenFile {
     }
 
     synchronized void repoint(int newFd) {
+        if (closed) { // released while the copy-up was reopening it
+            Posix.close(newFd);
+            return;
+        }
         if (retired == null) {
             retired = new ArrayList<>(1);
         }
@@ -44,6 +49,7 @@ public final class OpenFile {
     }
 
     synchronized void close() {
+        closed = true;
         Posix.close(fd);
         if (retired != null) {
             retired.forEach(Posix::close);

@@ -252,9 +252,29 @@ public final class UnionFs {
 
     /**
      * Opens a file. Opening for writing (or with O_TRUNC) copies a lower file up first, without its data
-     * when O_TRUNC would discard it. A read-only open reads the lower file in place.
+     * when O_TRUNC would discard it. A read-only open reads the lower file in place. An O_TRUNC open by a caller
+     * other than root also clears setuid (and setgid with group exec), as the VFS does for any truncation: with
+     * atomic_o_trunc the kernel leaves that to us.
      */
-    public OpenFile open(String path, int flags) {
+    public OpenFile open(String path, int flags, Caller caller) {
+        OpenFile f = openFile(path, flags);
+        if ((flags & Posix.O_TRUNC) != 0 && caller.uid() != 0) {
+            Stat st = Posix.fstat(f.fd());
+            int m = st.permissions();
+            int kill = (m & Stat.S_ISUID) | ((m & (Stat.S_ISGID | 010)) == (Stat.S_ISGID | 010) ? Stat.S_ISGID : 0);
+            if (st.isRegular() && kill != 0) {
+                writeLock.lock();
+                try {
+                    Posix.chmod(existing(path).real, m & ~kill);
+                } finally {
+                    writeLock.unlock();
+                }
+            }
+        }
+        return f;
+    }
+
+    private OpenFile openFile(String path, int flags) {
         int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME);
         boolean writes = (flags & Posix.O_ACCMODE) != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0;
         if (!writes) {
@@ -485,6 +505,55 @@ public final class UnionFs {
         }
     }
 
+    /**
+     * rename(2) with RENAME_EXCHANGE: {@code a} and {@code b} swap places. Both are copied up (a directory with
+     * lower parts with its whole merged subtree, as for a rename), then swapped in the upper in one step. A directory
+     * that lands where a lower layer has an entry becomes opaque; both names stay occupied, so no whiteout is needed.
+     */
+    public void exchange(String a, String b) {
+        writeLock.lock();
+        try {
+            Node na = existing(a);
+            Node nb = existing(b);
+            if (a.equals(b) || (!na.isDir() && !nb.isDir() && sameFile(na, nb))) {
+                return;
+            }
+            if (MergedPath.isWithin(a, b) || MergedPath.isWithin(b, a)) {
+                throw new Errno(Errno.EINVAL, "exchange with an ancestor " + a + " " + b);
+            }
+            String realA = copyUpForRename(na);
+            String realB = copyUpForRename(resolver.resolve(b)); // a's copy-up may have copied up b's parents
+            if (na.isDir() && hasLowerEntry(resolver.resolve(MergedPath.parent(b)), MergedPath.name(b))) {
+                OverlayFormat.markOpaque(realA);
+            }
+            if (nb.isDir() && hasLowerEntry(resolver.resolve(MergedPath.parent(a)), MergedPath.name(a))) {
+                OverlayFormat.markOpaque(realB);
+            }
+            Posix.renameat2(realA, realB, Posix.RENAME_EXCHANGE);
+            resolver.invalidateTree(a);
+            resolver.invalidateTree(b);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
+     * The upper path of a rename's source: a file copied up, a directory with its whole merged subtree in the
+     * upper and no whiteouts left in it (nothing below it merges once it moves).
+     */
+    private String copyUpForRename(Node n) {
+        if (!n.isDir()) {
+            return copyUp.copyUp(n, true);
+        }
+        boolean merges = !(n.dirs.length == 1 && n.inUpper());
+        String real = copyUpTree(n);
+        if (merges) {
+            OverlayFormat.markOpaque(real); // its copy is complete: keep hiding what its whiteouts hid
+            clearWhiteoutsTree(real);
+        }
+        return real;
+    }
+
     private static void renameLeavingWhiteout(String from, String to) {
         try {
             Posix.renameat2(from, to, Posix.RENAME_WHITEOUT);
@@ -518,16 +587,25 @@ public final class UnionFs {
         return upper;
     }
 
-    /** Removes the whiteouts of a directory tree that no longer merges with anything below it. */
+    /**
+     * Removes the whiteouts of a directory tree that no longer merges with anything below it. The merged view
+     * does not change, so neither do the directories' times.
+     */
     private static void clearWhiteoutsTree(String upperDir) {
+        Stat before = Posix.lstat(upperDir);
+        boolean changed = false;
         for (var e : Posix.list(upperDir)) {
             String real = LayerStack.join(upperDir, e.name());
             Stat st = Posix.lstat(real);
             if (OverlayFormat.isWhiteout(st)) {
                 Posix.unlink(real);
+                changed = true;
             } else if (st.isDir()) {
                 clearWhiteoutsTree(real);
             }
+        }
+        if (changed) {
+            Posix.lutimens(upperDir, before.atimeSec(), before.atimeNsec(), before.mtimeSec(), before.mtimeNsec());
         }
     }
 
