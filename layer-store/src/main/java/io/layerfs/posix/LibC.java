@@ -58,4 +58,18 @@ public interface LibC {
     int isatty(int fd);
     int flock(int fd, int operation);
     int syncfs(int fd);
+
+    // the *at() variants, for paths longer than PATH_MAX (see Posix: such paths are walked in pieces)
+    int openat(int dirFd, String path, int flags, int mode);
+    int fstatat(int dirFd, String path, @Out Pointer statbuf, int flags);
+    int mkdirat(int dirFd, String path, int mode);
+    int unlinkat(int dirFd, String path, int flags);
+    int symlinkat(String target, int newDirFd, String linkPath);
+    @ssize_t long readlinkat(int dirFd, String path, @Out Pointer buf, @size_t long size);
+    int linkat(int oldDirFd, String oldPath, int newDirFd, String newPath, int flags);
+    int mknodat(int dirFd, String path, int mode, long dev);
+    int fchownat(int dirFd, String path, int uid, int gid, int flags);
+    int fchmodat(int dirFd, String path, int mode, int flags);
+    int faccessat(int dirFd, String path, int mode, int flags);
+    Pointer fdopendir(int fd);
 }

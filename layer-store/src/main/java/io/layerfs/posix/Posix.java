@@ -13,12 +13,16 @@ import java.util.List;
  * Thin, checked wrappers over {@link LibC}: every call returns its result or throws {@link Errno}.
  * Paths are "byte strings" (see {@link ByteString}). Scratch buffers are per thread, so no call allocates
  * native memory on the hot path.
+ * <p>Paths of any length work: one shorter than PATH_MAX is one plain syscall, as before; a longer one (a deep
+ * tree in a layer) is walked in pieces by {@link LongPath} and finished with the call's {@code *at()} variant
+ * (or through {@code /proc/self/fd/N/...} for the xattr calls, truncate and statvfs), with the same symlink
+ * semantics: components before the last are followed, the last is followed or not as by the plain call.
  */
 public final class Posix {
     public static final int O_RDONLY = 0, O_WRONLY = 01, O_RDWR = 02, O_ACCMODE = 03, O_CREAT = 0100, O_EXCL = 0200,
             O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_DIRECT = 040000, O_DIRECTORY = 0200000,
             O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000;
-    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200;
     public static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
     public static final long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
     public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
@@ -69,17 +73,69 @@ public final class Posix {
         return rc;
     }
 
+    // ---- paths too long for one syscall (see LongPath); the plain calls above them stay one syscall ----
+
+    /** A call on a directory descriptor and a path relative to it; returns the syscall's result. */
+    @FunctionalInterface
+    private interface AtCall {
+        long call(int dirFd, String rest);
+    }
+
+    /** A call on an ordinary path (no *at() variant), given one below /proc/self/fd/N/. */
+    @FunctionalInterface
+    private interface ProcCall {
+        long call(String path);
+    }
+
+    /** Walks a long {@code path} and makes {@code at} on what is left; throws Errno (errno read before any close). */
+    private static long longAt(String call, String path, AtCall at) {
+        try (LongPath p = LongPath.walk(path, false, call)) {
+            return check(at.call(p.dirFd, p.rest), call, path);
+        }
+    }
+
+    /** As {@link #longAt}, for calls on a /proc/self/fd/N/rest path. */
+    private static long longProc(String call, String path, ProcCall proc) {
+        try (LongPath p = LongPath.walk(path, true, call)) {
+            return check(proc.call(p.procPath()), call, path);
+        }
+    }
+
+    /** Two paths, either of them long (rename, link): each walked on its own. */
+    private static void longAt2(String call, String from, String to, int flags, boolean link) {
+        String what = from + " -> " + to;
+        try (LongPath a = LongPath.walk(from, false, call); LongPath b = LongPath.walk(to, false, call)) {
+            check(link ? LIBC.linkat(a.dirFd, a.rest, b.dirFd, b.rest, 0)
+                    : LIBC.renameat2(a.dirFd, a.rest, b.dirFd, b.rest, flags), call, link ? to : what);
+        }
+    }
+
+    private static boolean isLong(String path) {
+        return path.length() >= LongPath.PATH_MAX;
+    }
+
     // ---- metadata ----
 
     public static Stat lstat(String path) {
         Pointer buf = SCRATCH.get().stat;
-        check(LIBC.lstat(path, buf), "lstat", path);
+        lstatInto(path, buf);
         return Stat.read(buf);
     }
 
     /** lstat, or null when the path does not exist (ENOENT or ENOTDIR). */
     public static Stat lstatOrNull(String path) {
         Pointer buf = SCRATCH.get().stat;
+        if (isLong(path)) {
+            try {
+                lstatLong(path, buf);
+            } catch (Errno e) {
+                if (e.errno == Errno.ENOENT || e.errno == Errno.ENOTDIR) {
+                    return null;
+                }
+                throw e;
+            }
+            return Stat.read(buf);
+        }
         if (LIBC.lstat(path, buf) < 0) {
             int errno = RUNTIME.getLastError();
             if (errno == Errno.ENOENT || errno == Errno.ENOTDIR) {
@@ -92,7 +148,15 @@ public final class Posix {
 
     /** lstat straight into a caller's native {@code struct stat} (e.g. the one FUSE hands us). */
     public static void lstatInto(String path, Pointer statbuf) {
-        check(LIBC.lstat(path, statbuf), "lstat", path);
+        if (isLong(path)) {
+            lstatLong(path, statbuf);
+        } else {
+            check(LIBC.lstat(path, statbuf), "lstat", path);
+        }
+    }
+
+    private static void lstatLong(String path, Pointer statbuf) {
+        longAt("lstat", path, (fd, rest) -> LIBC.fstatat(fd, rest, statbuf, AT_SYMLINK_NOFOLLOW));
     }
 
     public static void fstatInto(int fd, Pointer statbuf) {
@@ -106,19 +170,40 @@ public final class Posix {
     }
 
     public static boolean exists(String path) {
+        if (isLong(path)) {
+            try {
+                lstatLong(path, SCRATCH.get().stat);
+                return true;
+            } catch (Errno e) {
+                return false;
+            }
+        }
         return LIBC.lstat(path, SCRATCH.get().stat) == 0;
     }
 
     public static void access(String path, int mode) {
-        check(LIBC.access(path, mode), "access", path);
+        if (isLong(path)) {
+            longAt("access", path, (fd, rest) -> LIBC.faccessat(fd, rest, mode, 0));
+        } else {
+            check(LIBC.access(path, mode), "access", path);
+        }
     }
 
     public static void lchown(String path, int uid, int gid) {
-        check(LIBC.lchown(path, uid, gid), "lchown", path);
+        if (isLong(path)) {
+            longAt("lchown", path, (fd, rest) -> LIBC.fchownat(fd, rest, uid, gid, AT_SYMLINK_NOFOLLOW));
+        } else {
+            check(LIBC.lchown(path, uid, gid), "lchown", path);
+        }
     }
 
+    /** chmod, following a final symlink as chmod(2) does. */
     public static void chmod(String path, int mode) {
-        check(LIBC.chmod(path, mode), "chmod", path);
+        if (isLong(path)) {
+            longAt("chmod", path, (fd, rest) -> LIBC.fchmodat(fd, rest, mode, 0));
+        } else {
+            check(LIBC.chmod(path, mode), "chmod", path);
+        }
     }
 
     /** utimensat without following a final symlink; pass UTIME_OMIT / UTIME_NOW in nsec as usual. */
@@ -128,62 +213,108 @@ public final class Posix {
         t.putLong(8, atimeNsec);
         t.putLong(16, mtimeSec);
         t.putLong(24, mtimeNsec);
-        check(LIBC.utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), "utimensat", path);
+        if (isLong(path)) {
+            longAt("utimensat", path, (fd, rest) -> LIBC.utimensat(fd, rest, t, AT_SYMLINK_NOFOLLOW));
+        } else {
+            check(LIBC.utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), "utimensat", path);
+        }
     }
 
     public static void truncate(String path, long length) {
-        check(LIBC.truncate(path, length), "truncate", path);
+        if (isLong(path)) {
+            longProc("truncate", path, p -> LIBC.truncate(p, length));
+        } else {
+            check(LIBC.truncate(path, length), "truncate", path);
+        }
     }
 
     public static void statvfsInto(String path, Pointer buf) {
-        check(LIBC.statvfs(path, buf), "statvfs", path);
+        if (isLong(path)) {
+            longProc("statvfs", path, p -> LIBC.statvfs(p, buf));
+        } else {
+            check(LIBC.statvfs(path, buf), "statvfs", path);
+        }
     }
 
     // ---- namespace ----
 
     public static void mkdir(String path, int mode) {
-        check(LIBC.mkdir(path, mode), "mkdir", path);
+        if (isLong(path)) {
+            longAt("mkdir", path, (fd, rest) -> LIBC.mkdirat(fd, rest, mode));
+        } else {
+            check(LIBC.mkdir(path, mode), "mkdir", path);
+        }
     }
 
     public static void rmdir(String path) {
-        check(LIBC.rmdir(path), "rmdir", path);
+        if (isLong(path)) {
+            longAt("rmdir", path, (fd, rest) -> LIBC.unlinkat(fd, rest, AT_REMOVEDIR));
+        } else {
+            check(LIBC.rmdir(path), "rmdir", path);
+        }
     }
 
     public static void unlink(String path) {
-        check(LIBC.unlink(path), "unlink", path);
+        if (isLong(path)) {
+            longAt("unlink", path, (fd, rest) -> LIBC.unlinkat(fd, rest, 0));
+        } else {
+            check(LIBC.unlink(path), "unlink", path);
+        }
     }
 
     public static void symlink(String target, String linkPath) {
-        check(LIBC.symlink(target, linkPath), "symlink", linkPath);
+        if (isLong(linkPath)) {
+            longAt("symlink", linkPath, (fd, rest) -> LIBC.symlinkat(target, fd, rest));
+        } else {
+            check(LIBC.symlink(target, linkPath), "symlink", linkPath);
+        }
     }
 
     public static String readlink(String path) {
         Pointer buf = SCRATCH.get().big;
-        long n = check(LIBC.readlink(path, buf, XATTR_MAX), "readlink", path);
+        long n = isLong(path) ? longAt("readlink", path, (fd, rest) -> LIBC.readlinkat(fd, rest, buf, XATTR_MAX))
+                : check(LIBC.readlink(path, buf, XATTR_MAX), "readlink", path);
         byte[] bytes = new byte[(int) n];
         buf.get(0, bytes, 0, bytes.length);
         return new String(bytes, StandardCharsets.ISO_8859_1);
     }
 
+    /** A hard link; a symlink at {@code oldPath} is linked itself, not followed (as link(2) on Linux). */
     public static void link(String oldPath, String newPath) {
-        check(LIBC.link(oldPath, newPath), "link", newPath);
+        if (isLong(oldPath) || isLong(newPath)) {
+            longAt2("link", oldPath, newPath, 0, true);
+        } else {
+            check(LIBC.link(oldPath, newPath), "link", newPath);
+        }
     }
 
     public static void rename(String oldPath, String newPath) {
-        check(LIBC.rename(oldPath, newPath), "rename", oldPath + " -> " + newPath);
+        if (isLong(oldPath) || isLong(newPath)) {
+            longAt2("rename", oldPath, newPath, 0, false);
+        } else {
+            check(LIBC.rename(oldPath, newPath), "rename", oldPath + " -> " + newPath);
+        }
     }
 
     public static void renameat2(String oldPath, String newPath, int flags) {
-        check(LIBC.renameat2(AT_FDCWD, oldPath, AT_FDCWD, newPath, flags), "renameat2", oldPath + " -> " + newPath);
+        if (isLong(oldPath) || isLong(newPath)) {
+            longAt2("renameat2", oldPath, newPath, flags, false);
+        } else {
+            check(LIBC.renameat2(AT_FDCWD, oldPath, AT_FDCWD, newPath, flags), "renameat2", oldPath + " -> " + newPath);
+        }
     }
 
     public static void mknod(String path, int mode, long dev) {
-        check(LIBC.mknod(path, mode, dev), "mknod", path);
+        if (isLong(path)) {
+            longAt("mknod", path, (fd, rest) -> LIBC.mknodat(fd, rest, mode, dev));
+        } else {
+            check(LIBC.mknod(path, mode, dev), "mknod", path);
+        }
     }
 
     /** Names in a real directory, without "." and "..". */
     public static List<DirEntry> list(String dir) {
-        Pointer d = LIBC.opendir(dir);
+        Pointer d = isLong(dir) ? opendirLong(dir) : LIBC.opendir(dir);
         if (d == null) {
             throw fail("opendir", dir);
         }
@@ -202,9 +333,24 @@ public final class Posix {
         }
     }
 
+    /** opendir of a long path: openat the directory (following a final symlink, as opendir), then fdopendir. */
+    private static Pointer opendirLong(String dir) {
+        int fd = (int) longAt("opendir", dir, (at, rest) -> LIBC.openat(at, rest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+        Pointer d = LIBC.fdopendir(fd);
+        if (d == null) {
+            Errno e = fail("opendir", dir);
+            LIBC.close(fd);
+            throw e;
+        }
+        return d;
+    }
+
     // ---- files ----
 
     public static int open(String path, int flags, int mode) {
+        if (isLong(path)) {
+            return (int) longAt("open", path, (fd, rest) -> LIBC.openat(fd, rest, flags | O_CLOEXEC, mode));
+        }
         return check(LIBC.open(path, flags | O_CLOEXEC, mode), "open", path);
     }
 
@@ -271,7 +417,19 @@ public final class Posix {
     /** The value of an xattr, or null when it is absent (ENODATA) or unsupported. */
     public static byte[] lgetxattr(String path, String name) {
         Pointer buf = SCRATCH.get().big;
-        long n = LIBC.lgetxattr(path, name, buf, XATTR_MAX);
+        long n;
+        if (isLong(path)) {
+            try {
+                n = longProc("lgetxattr " + name, path, p -> LIBC.lgetxattr(p, name, buf, XATTR_MAX));
+            } catch (Errno e) {
+                if (e.errno == Errno.ENODATA || e.errno == Errno.EOPNOTSUPP) {
+                    return null;
+                }
+                throw e;
+            }
+        } else {
+            n = LIBC.lgetxattr(path, name, buf, XATTR_MAX);
+        }
         if (n < 0) {
             int errno = RUNTIME.getLastError();
             if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP) {
@@ -287,12 +445,17 @@ public final class Posix {
     public static void lsetxattr(String path, String name, byte[] value, int flags) {
         Pointer buf = SCRATCH.get().big;
         buf.put(0, value, 0, value.length);
-        check(LIBC.lsetxattr(path, name, buf, value.length, flags), "lsetxattr " + name, path);
+        if (isLong(path)) {
+            longProc("lsetxattr " + name, path, p -> LIBC.lsetxattr(p, name, buf, value.length, flags));
+        } else {
+            check(LIBC.lsetxattr(path, name, buf, value.length, flags), "lsetxattr " + name, path);
+        }
     }
 
     public static List<String> llistxattr(String path) {
         Pointer buf = SCRATCH.get().big;
-        long n = check(LIBC.llistxattr(path, buf, XATTR_MAX), "llistxattr", path);
+        long n = isLong(path) ? longProc("llistxattr", path, p -> LIBC.llistxattr(p, buf, XATTR_MAX))
+                : check(LIBC.llistxattr(path, buf, XATTR_MAX), "llistxattr", path);
         List<String> names = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < n; i++) {
@@ -309,7 +472,11 @@ public final class Posix {
     }
 
     public static void lremovexattr(String path, String name) {
-        check(LIBC.lremovexattr(path, name), "lremovexattr " + name, path);
+        if (isLong(path)) {
+            longProc("lremovexattr " + name, path, p -> LIBC.lremovexattr(p, name));
+        } else {
+            check(LIBC.lremovexattr(path, name), "lremovexattr " + name, path);
+        }
     }
 
     // ---- process ----
