@@ -295,14 +295,10 @@ class HostileLayerTest {
         assertThat(Sh.ok(fx.upper(), "ls -A d")).isEmpty();
     }
 
-    /*
-     * BUG (layerfs): operations on merged paths whose real path (layer dir + merged path) exceeds PATH_MAX fail
-     * with ENAMETOOLONG. The daemon hands full path strings to lstat/open/mkdir/rename..., and the kernel
-     * refuses paths over 4095 bytes; kernel overlayfs walks dentries and has no such limit. So mkdir -p of a
-     * 5000-byte path stops at ~4050 bytes ("File name too long"), and a lower layer holding such a tree shows
-     * "File name too long" to find, and cannot be removed with rm -rf.
+    /**
+     * Merged paths whose real path (layer dir + merged path) is longer than PATH_MAX: the daemon's syscalls walk
+     * them in pieces (io.layerfs.posix.LongPath), as the kernel walks dentries, so nothing fails at 4096 bytes.
      */
-    @org.junit.jupiter.api.Tag("known-bug") // fails: paths over PATH_MAX need *at() calls (issue 6)
     @Test
     void pathsLongerThanPathMaxWorkAsInTheKernel() {
         MountFixture fx = layerfs(lower);
@@ -317,8 +313,7 @@ class HostileLayerTest {
         assertThat(ours.out()).isEqualTo(theirs.out());
     }
 
-    /** BUG (as above): a lower layer with a tree deeper than PATH_MAX cannot be listed or removed through the mount. */
-    @org.junit.jupiter.api.Tag("known-bug") // fails: paths over PATH_MAX need *at() calls (issue 6)
+    /** A lower layer with a tree deeper than PATH_MAX lists and removes (whiteouts 5000 bytes down) as in the kernel. */
     @Test
     void aLowerTreeDeeperThanPathMaxListsAndRemovesAsInTheKernel() throws IOException {
         Path deep = Files.createDirectories(base.resolve("deep"));
@@ -330,6 +325,86 @@ class HostileLayerTest {
         Sh.Result ours = Sh.run(fx.mnt(), ops);
         assertThat(ours.exit()).as("layerfs: %s", ours.err().length() > 300 ? ours.err().substring(0, 300) : ours.err()).isZero();
         assertThat(ours.out()).isEqualTo("bottom\n27\n0\n");
+    }
+
+    /** A lower tree 5000 bytes deep: a bottom directory full of objects to copy up, change and remove. */
+    private Path deepLower() {
+        Path deep = base.resolve("deep");
+        Sh.ok(null, "mkdir '" + deep + "' && cd '" + deep + "' && seg=$(printf 'e%.0s' $(seq 200));"
+                + " for i in $(seq 25); do mkdir $seg && cd $seg; done; set -e"
+                + "; echo data > data; echo keep > keep; echo gone > gone; mkdir olddir; echo x > olddir/x"
+                + "; ln -s data link; mkdir sub; echo inner > sub/inner; echo x > xfile; setfattr -n user.old -v v1 xfile"
+                + "; mkfifo fifo; touch -d @1500000000 data keep xfile sub/inner");
+        return deep;
+    }
+
+    /**
+     * Copy-up 5000 bytes down (data, attributes, xattrs, a symlink, hard links, whiteouts, a directory made over a
+     * whiteout), compared with the kernel: output, merged view and upper (its opaque markers included).
+     */
+    @Test
+    void aLowerTreeDeeperThanPathMaxCopiesUpAsInTheKernel() {
+        Path deep = deepLower();
+        String ops = """
+                set -e
+                seg=$(printf 'e%.0s' $(seq 200)); for i in $(seq 25); do cd $seg; done
+                echo more >> data; chmod 600 keep; chown 1000:1000 keep; touch -h -d @1000000000 link
+                setfattr -n user.new -v v2 xfile; getfattr -d -m user. xfile | grep user.
+                ln data hard; ln -s data sym2; rm gone fifo; rm -r olddir; mkdir olddir; echo new > olddir/new
+                echo changed > sub/inner; truncate -s 3 sub/inner
+                stat -c '%n %s %a %u:%g %F' * | sort; cat data hard olddir/new sub/inner; echo; readlink link sym2
+                ls -A | wc -l; ls -A olddir; stat -c %Y link
+                """;
+        MountFixture fx = layerfs(deep);
+        KernelOverlay k = kernel(deep);
+        String theirs = k.sh(ops);
+        assertThat(theirs).contains("user.new=\"v2\"", "keep 5 600 1000:1000 regular file", "data\nmore\ndata\nmore\n",
+                "new\ncha\n", "\n8\nnew\n1000000000\n");
+        Sh.Result ours = Sh.run(fx.mnt(), ops);
+        assertThat(ours.exit()).as("layerfs: %s", ours.err().length() > 300 ? ours.err().substring(0, 300) : ours.err()).isZero();
+        assertThat(ours.out()).isEqualTo(theirs);
+        fx.remount(); // fresh kernel caches (hard links on jnr-fuse)
+        assertThat(TreeSnapshot.of(fx.mnt(), TreeSnapshot.Options.MERGED))
+                .isEqualTo(TreeSnapshot.of(k.mnt(), TreeSnapshot.Options.MERGED));
+        TreeSnapshot.Options withOpaque = new TreeSnapshot.Options(false, true, false);
+        assertThat(TreeSnapshot.of(fx.upper(), withOpaque)).isEqualTo(TreeSnapshot.of(k.upper(), withOpaque))
+                .hasSizeGreaterThan(25);
+        assertThat(lowerState(deep)).doesNotContainKey("moved");
+    }
+
+    /**
+     * Renaming a lower directory that holds a tree deeper than PATH_MAX (the kernel says EXDEV; layerfs copies the
+     * merged subtree up and renames it): the merged view moves unchanged, and the upper it leaves is one kernel
+     * overlayfs mounts to the same view.
+     */
+    @Test
+    void aLowerDirectoryDeeperThanPathMaxRenamesWhole() {
+        Path deep = deepLower();
+        Map<String, String> lowerBefore = lowerState(deep);
+        MountFixture fx = layerfs(deep);
+        String seg = "e".repeat(200);
+        fx.sh("set -e; for i in $(seq 25); do cd " + seg + "; done; rm gone; echo more >> data; mkdir new; echo n > new/f");
+        Map<String, String> before = TreeSnapshot.of(fx.mnt().resolve(seg), TreeSnapshot.Options.MERGED);
+        assertThat(before).hasSizeGreaterThan(30);
+        fx.sh("python3 -c 'import os; os.rename(\"" + seg + "\", \"moved\")'");
+        Map<String, String> after = TreeSnapshot.of(fx.mnt().resolve("moved"), TreeSnapshot.Options.MERGED);
+        assertThat(after).isEqualTo(before);
+        assertThat(fx.sh("ls -A")).isEqualTo("moved\n");
+        fx.remount();
+        assertThat(TreeSnapshot.of(fx.mnt().resolve("moved"), TreeSnapshot.Options.MERGED)).isEqualTo(before);
+        assertThat(lowerState(deep)).isEqualTo(lowerBefore);
+        // the kernel reads the upper layerfs left (in place: cp -a cannot copy a tree this deep)
+        fx.unmount();
+        Path kmnt = base.resolve("kmnt");
+        Path kwork = base.resolve("kwork");
+        Sh.ok("mkdir '" + kmnt + "' '" + kwork + "' && mount -t overlay overlay -o 'lowerdir=" + deep + ",upperdir="
+                + fx.upper() + ",workdir=" + kwork + "' '" + kmnt + "'");
+        try {
+            assertThat(Sh.ok(kmnt, "ls -A")).isEqualTo("moved\n");
+            assertThat(TreeSnapshot.of(kmnt.resolve("moved"), TreeSnapshot.Options.MERGED)).isEqualTo(before);
+        } finally {
+            Sh.run(null, "umount '" + kmnt + "' || umount -l '" + kmnt + "'");
+        }
     }
 
     // ---------------------------------------------------------------- a lower that contains the mountpoint
