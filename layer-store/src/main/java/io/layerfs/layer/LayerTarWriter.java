@@ -8,6 +8,7 @@ import jnr.ffi.Pointer;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.apache.commons.compress.archivers.zip.ZipEncoding;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -73,29 +74,28 @@ public final class LayerTarWriter {
         TarArchiveEntry e;
         boolean withData = false;
         switch (st.type()) {
-            case Stat.S_IFDIR -> e = new TarArchiveEntry(TarNames.toTar(name + "/"), TarConstants.LF_DIR, true);
+            case Stat.S_IFDIR -> e = new Entry(TarNames.toTar(name + "/"), TarConstants.LF_DIR);
             case Stat.S_IFLNK -> {
-                e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_SYMLINK, true);
+                e = new Entry(TarNames.toTar(name), TarConstants.LF_SYMLINK);
                 e.setLinkName(TarNames.toTar(Posix.readlink(real)));
             }
             case Stat.S_IFREG -> {
                 String first = st.nlink() > 1 ? firstLinkByInode.putIfAbsent(st.dev() + ":" + st.ino(), name) : null;
                 if (first != null) {
-                    e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_LINK, true);
+                    e = new Entry(TarNames.toTar(name), TarConstants.LF_LINK);
                     e.setLinkName(TarNames.toTar(first));
                 } else {
-                    e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_NORMAL, true);
+                    e = new Entry(TarNames.toTar(name), TarConstants.LF_NORMAL);
                     e.setSize(st.size());
                     withData = true;
                 }
             }
             case Stat.S_IFCHR, Stat.S_IFBLK -> {
-                e = new TarArchiveEntry(TarNames.toTar(name),
-                        st.type() == Stat.S_IFCHR ? TarConstants.LF_CHR : TarConstants.LF_BLK, true);
+                e = new Entry(TarNames.toTar(name), st.type() == Stat.S_IFCHR ? TarConstants.LF_CHR : TarConstants.LF_BLK);
                 e.setDevMajor(major(st.rdev()));
                 e.setDevMinor(minor(st.rdev()));
             }
-            case Stat.S_IFIFO -> e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_FIFO, true);
+            case Stat.S_IFIFO -> e = new Entry(TarNames.toTar(name), TarConstants.LF_FIFO);
             default -> {
                 return; // sockets have no tar form
             }
@@ -130,7 +130,7 @@ public final class LayerTarWriter {
 
     /** A whiteout or opaque marker: an empty regular file owned by root with mode 0. */
     private static TarArchiveEntry marker(String name, long mtimeSec) {
-        TarArchiveEntry e = new TarArchiveEntry(TarNames.toTar(name), TarConstants.LF_NORMAL, true);
+        TarArchiveEntry e = new Entry(TarNames.toTar(name), TarConstants.LF_NORMAL);
         e.setMode(0);
         e.setUserName("");
         e.setGroupName("");
@@ -164,6 +164,40 @@ public final class LayerTarWriter {
     private static List<String> sorted(List<String> names) {
         names.sort(null);
         return names;
+    }
+
+    /**
+     * An entry whose ustar header is written in time linear in its name. With long names in PAX records, commons-compress
+     * still fills the 100-byte ustar name and link name fields with the longest prefix that fits, found by encoding
+     * ever shorter prefixes one character at a time: quadratic in the name's length (seconds per entry for a name of
+     * tens of kilobytes in a deep tree). Every character takes at least one byte, so that prefix has at most 100
+     * characters: the names cut to 100 characters give the same bytes. The full names are in the PAX record, written
+     * before this header.
+     */
+    static final class Entry extends TarArchiveEntry {
+        private static final int CUT = TarConstants.NAMELEN;
+
+        Entry(String name, byte linkFlag) {
+            super(name, linkFlag, true); // preserveAbsolutePath: names are taken as they are, so setName restores exactly
+        }
+
+        @Override
+        public void writeEntryHeader(byte[] outbuf, ZipEncoding encoding, boolean starMode) throws IOException {
+            String name = getName();
+            String linkName = getLinkName();
+            if (name.length() <= CUT && linkName.length() <= CUT) {
+                super.writeEntryHeader(outbuf, encoding, starMode);
+                return;
+            }
+            setName(name.length() > CUT ? name.substring(0, CUT) : name);
+            setLinkName(linkName.length() > CUT ? linkName.substring(0, CUT) : linkName);
+            try {
+                super.writeEntryHeader(outbuf, encoding, starMode);
+            } finally {
+                setName(name);
+                setLinkName(linkName);
+            }
+        }
     }
 
     static int major(long rdev) {
