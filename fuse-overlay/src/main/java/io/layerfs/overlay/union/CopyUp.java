@@ -7,6 +7,7 @@ import io.layerfs.posix.Stat;
 import io.layerfs.posix.Trees;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 
 /**
  * Copies a lower object into the upper, parents first. The copy is built under a temporary name in the
@@ -36,7 +37,23 @@ final class CopyUp {
         if (node.inUpper()) {
             return node.real;
         }
-        String upperParent = copyUp(resolver.resolve(MergedPath.parent(node.path)), false);
+        // parents first, top-down from the nearest one in the upper; a loop, not recursion, since a hostile
+        // layer may be thousands of directories deep
+        ArrayDeque<Node> missing = new ArrayDeque<>();
+        Node parent = resolver.resolve(MergedPath.parent(node.path));
+        while (!parent.inUpper()) {
+            missing.push(parent);
+            parent = resolver.resolve(MergedPath.parent(parent.path));
+        }
+        String upperParent = parent.real;
+        while (!missing.isEmpty()) {
+            upperParent = copyUpInto(missing.pop(), upperParent, false);
+        }
+        return copyUpInto(node, upperParent, withData);
+    }
+
+    /** Copies up one object whose parent's upper directory is {@code upperParent}. */
+    private String copyUpInto(Node node, String upperParent, boolean withData) {
         String target = LayerStack.join(upperParent, MergedPath.name(node.path));
         Stat st = Posix.lstat(node.real);
         String tmp = scratch.newName();

@@ -7,6 +7,7 @@ import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 
 /**
  * Answers "where does this merged path exist": resolves component by component with lstat (never following
@@ -29,10 +30,26 @@ final class Resolver {
     /** The node for a merged path; {@link Node#ABSENT} when it does not exist. */
     Node resolve(String path) {
         Node n = cache.getIfPresent(path);
-        if (n == null) {
-            // No Caffeine loader: resolving a child resolves its parent, and recursive loads in one map can deadlock.
-            n = path.equals("/") ? root() : lookup(resolve(MergedPath.parent(path)), MergedPath.name(path));
-            cache.put(path, n);
+        if (n != null) {
+            return n;
+        }
+        // Up to the nearest cached ancestor, then down, looking up and caching each level: a loop, not recursion,
+        // since a hostile layer may be thousands of directories deep. No Caffeine loader: resolving a child
+        // resolves its parent, and recursive loads in one map can deadlock.
+        ArrayDeque<String> below = new ArrayDeque<>();
+        String p = path;
+        while (n == null) {
+            below.push(p);
+            if (p.equals("/")) {
+                break;
+            }
+            p = MergedPath.parent(p);
+            n = cache.getIfPresent(p);
+        }
+        while (!below.isEmpty()) {
+            String q = below.pop();
+            n = q.equals("/") ? root() : lookup(n, MergedPath.name(q));
+            cache.put(q, n);
         }
         return n;
     }

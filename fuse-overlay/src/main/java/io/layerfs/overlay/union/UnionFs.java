@@ -9,6 +9,7 @@ import io.layerfs.posix.Stat;
 import io.layerfs.posix.Trees;
 import jnr.ffi.Pointer;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -568,19 +569,24 @@ public final class UnionFs {
 
     /**
      * Copies a directory's whole merged subtree into the upper, so it no longer depends on the lowers at
-     * its current place. The merged view does not change; returns the upper path.
+     * its current place. The merged view does not change; returns the upper path. A loop over a stack of
+     * directories, not recursion: a hostile layer may be thousands of directories deep.
      */
     private String copyUpTree(Node dir) {
         String upper = copyUp.copyUp(dir, false);
         if (dir.dirs.length == 1 && dir.inUpper()) {
             return upper; // nothing below to merge
         }
-        for (String name : MergedListing.names(dir.dirs)) {
-            Node child = resolver.resolve(MergedPath.child(dir.path, name));
-            if (child.isDir()) {
-                copyUpTree(child);
-            } else {
-                copyUp.copyUp(child, true);
+        ArrayDeque<Node> dirs = new ArrayDeque<>();
+        dirs.push(dir);
+        while (!dirs.isEmpty()) {
+            Node d = dirs.pop();
+            for (String name : MergedListing.names(d.dirs)) {
+                Node child = resolver.resolve(MergedPath.child(d.path, name));
+                copyUp.copyUp(child, !child.isDir());
+                if (child.isDir() && !(child.dirs.length == 1 && child.inUpper())) {
+                    dirs.push(child); // it merges something below
+                }
             }
         }
         resolver.invalidateTree(dir.path);
@@ -589,23 +595,28 @@ public final class UnionFs {
 
     /**
      * Removes the whiteouts of a directory tree that no longer merges with anything below it. The merged view
-     * does not change, so neither do the directories' times.
+     * does not change, so neither do the directories' times. A loop, not recursion, as above.
      */
     private static void clearWhiteoutsTree(String upperDir) {
-        Stat before = Posix.lstat(upperDir);
-        boolean changed = false;
-        for (var e : Posix.list(upperDir)) {
-            String real = LayerStack.join(upperDir, e.name());
-            Stat st = Posix.lstat(real);
-            if (OverlayFormat.isWhiteout(st)) {
-                Posix.unlink(real);
-                changed = true;
-            } else if (st.isDir()) {
-                clearWhiteoutsTree(real);
+        ArrayDeque<String> dirs = new ArrayDeque<>();
+        dirs.push(upperDir);
+        while (!dirs.isEmpty()) {
+            String dir = dirs.pop();
+            Stat before = Posix.lstat(dir);
+            boolean changed = false;
+            for (var e : Posix.list(dir)) {
+                String real = LayerStack.join(dir, e.name());
+                Stat st = Posix.lstat(real);
+                if (OverlayFormat.isWhiteout(st)) {
+                    Posix.unlink(real);
+                    changed = true;
+                } else if (st.isDir()) {
+                    dirs.push(real);
+                }
             }
-        }
-        if (changed) {
-            Posix.lutimens(upperDir, before.atimeSec(), before.atimeNsec(), before.mtimeSec(), before.mtimeNsec());
+            if (changed) {
+                Posix.lutimens(dir, before.atimeSec(), before.atimeNsec(), before.mtimeSec(), before.mtimeNsec());
+            }
         }
     }
 
