@@ -4,11 +4,10 @@ import io.layerfs.posix.DirEntry;
 import io.layerfs.posix.Posix;
 import io.layerfs.posix.Stat;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * What an upper directory changed against its lowers, in {@code docker diff} terms. Walks the upper only:
@@ -31,19 +30,28 @@ public final class ChangeScanner {
     /** Scans {@code upper} against {@code lowersTopFirst}; the result is sorted by path. */
     public static List<Change> scan(String upper, List<String> lowersTopFirst) {
         ChangeScanner s = new ChangeScanner();
-        s.walk(upper, "", lowersTopFirst.toArray(new String[0]));
+        // a loop over a stack of directories, not recursion: an upper may be thousands of directories deep
+        ArrayDeque<Dir> dirs = new ArrayDeque<>();
+        dirs.push(new Dir(upper, "", lowersTopFirst.toArray(new String[0])));
+        while (!dirs.isEmpty()) {
+            s.scan(dirs.pop(), dirs);
+        }
         s.out.sort(Comparator.comparing(Change::path));
         return s.out;
     }
 
-    private void walk(String upperDir, String rel, String[] lowerDirs) {
-        Set<String> present = new HashSet<>();
-        for (DirEntry e : Posix.list(upperDir)) {
+    /** An upper directory to scan: its merged path ("" for the root) and what it merges with below (or null). */
+    private record Dir(String upperDir, String rel, String[] lowerDirs) {
+    }
+
+    private void scan(Dir dir, ArrayDeque<Dir> todo) {
+        String[] lowerDirs = dir.lowerDirs();
+        for (DirEntry e : Posix.list(dir.upperDir())) {
             String name = e.name();
             if (name.equals(OverlayFormat.OCI_OPAQUE_MARKER)) {
                 continue;
             }
-            String real = upperDir + "/" + name;
+            String real = dir.upperDir() + "/" + name;
             Stat st = Posix.lstat(real);
             boolean whiteout = OverlayFormat.isWhiteout(st);
             String target = name;
@@ -51,7 +59,7 @@ public final class ChangeScanner {
                 whiteout = true;
                 target = name.substring(OverlayFormat.OCI_WHITEOUT_PREFIX.length());
             }
-            String path = rel + "/" + target;
+            String path = dir.rel() + "/" + target;
             MergedLookup.Entry below = lowerDirs == null ? null : MergedLookup.lookup(lowerDirs, target);
             if (whiteout) {
                 if (below != null) {
@@ -59,11 +67,10 @@ public final class ChangeScanner {
                 }
                 continue;
             }
-            present.add(name);
             if (below == null) {
                 out.add(new Change(Kind.ADDED, path));
                 if (st.isDir()) {
-                    walk(real, path, null);
+                    todo.push(new Dir(real, path, null));
                 }
                 continue;
             }
@@ -76,7 +83,7 @@ public final class ChangeScanner {
                         }
                     }
                 }
-                walk(real, path, below.dirs());
+                todo.push(new Dir(real, path, below.dirs()));
             }
         }
     }

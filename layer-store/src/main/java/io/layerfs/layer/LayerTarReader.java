@@ -30,6 +30,12 @@ public final class LayerTarReader {
 
     private final String root;
     private final Set<String> seen = new HashSet<>();
+    /**
+     * Names of the directories this import made or found real (never through a symlink); they stay directories,
+     * since no later entry may replace an existing one. So an entry's parents are checked once, not per entry: per
+     * entry, that is a lstat per level, each walking the whole path (cubic in the depth of a deep tree).
+     */
+    private final Set<String> dirs = new HashSet<>();
     private final Deque<String[]> mtimes = new ArrayDeque<>();
     private final byte[] chunk = new byte[BUFFER];
     private final Pointer buf = Memory.allocateDirect(Posix.runtime(), BUFFER);
@@ -100,6 +106,7 @@ public final class LayerTarReader {
             } else if (!existing.isDir()) {
                 throw new LayerFormatException("duplicate entry " + name);
             }
+            dirs.add(name);
             attributes(path, e, false);
             return;
         }
@@ -193,18 +200,27 @@ public final class LayerTarReader {
      * Makes sure each directory of {@code dirs} exists as a real directory (created if the archive did not
      * list it), refusing to go through a symlink or a non-directory. Returns the real path.
      */
-    private String ensureParents(String dirs) {
+    private String ensureParents(String parents) {
+        if (dirs.contains(parents)) {
+            return root + "/" + parents;
+        }
         String path = root;
-        for (String part : dirs.split("/")) {
+        String rel = "";
+        for (String part : parents.split("/")) {
             path = path + "/" + part;
+            rel = rel.isEmpty() ? part : rel + "/" + part;
+            if (dirs.contains(rel)) {
+                continue;
+            }
             Stat st = Posix.lstatOrNull(path);
             if (st == null) {
                 Posix.mkdir(path, 0755);
             } else if (st.isSymlink()) {
-                throw new LayerFormatException("path " + dirs + " goes through the symlink " + part);
+                throw new LayerFormatException("path " + parents + " goes through the symlink " + part);
             } else if (!st.isDir()) {
-                throw new LayerFormatException("path " + dirs + " goes through the non-directory " + part);
+                throw new LayerFormatException("path " + parents + " goes through the non-directory " + part);
             }
+            dirs.add(rel);
         }
         return path;
     }

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.attribute.FileTime;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -45,28 +46,55 @@ public final class LayerTarWriter {
     /** Writes the layer rooted at the real directory {@code root} (a byte string) to {@code out}. */
     public static void write(String root, OutputStream out) throws IOException {
         LayerTarWriter w = new LayerTarWriter(out);
-        w.children(root, "");
+        w.tree(root);
         w.tar.finish();
         w.tar.flush();
     }
 
-    private void children(String dirReal, String dirName) throws IOException {
-        List<DirEntry> entries = new ArrayList<>(Posix.list(dirReal));
-        entries.sort((a, b) -> a.name().compareTo(b.name())); // byte order: names are Latin-1 byte strings
-        for (DirEntry e : entries) {
-            String name = e.name();
+    /** A directory being written: its entries sorted by name, and the next one to write. */
+    private static final class Dir {
+        final String real;
+        final String name;
+        final List<DirEntry> entries;
+        int next;
+
+        Dir(String real, String name) {
+            this.real = real;
+            this.name = name;
+            this.entries = new ArrayList<>(Posix.list(real));
+            entries.sort((a, b) -> a.name().compareTo(b.name())); // byte order: names are Latin-1 byte strings
+        }
+    }
+
+    /**
+     * Every entry below {@code root}, depth first, each directory's entry before its children. A loop over a stack
+     * of directories, not recursion: a layer may be thousands of directories deep.
+     */
+    private void tree(String root) throws IOException {
+        ArrayDeque<Dir> dirs = new ArrayDeque<>();
+        dirs.push(new Dir(root, ""));
+        while (!dirs.isEmpty()) {
+            Dir dir = dirs.peek();
+            if (dir.next == dir.entries.size()) {
+                dirs.pop();
+                continue;
+            }
+            String name = dir.entries.get(dir.next++).name();
             if (name.equals(OverlayFormat.OCI_OPAQUE_MARKER)) {
                 continue; // written right after its directory's entry
             }
-            String real = dirReal + "/" + name;
-            String entryName = dirName + name;
+            String real = dir.real + "/" + name;
+            String entryName = dir.name + name;
             Stat st = Posix.lstat(real);
             if (OverlayFormat.isWhiteout(st) || (OverlayFormat.isOciMarkerName(name) && st.isRegular())) {
                 String target = OverlayFormat.isWhiteout(st) ? OverlayFormat.OCI_WHITEOUT_PREFIX + name : name;
-                put(marker(dirName + target, st.mtimeSec()));
+                put(marker(dir.name + target, st.mtimeSec()));
                 continue;
             }
             entry(real, entryName, st);
+            if (st.isDir()) {
+                dirs.push(new Dir(real, entryName + "/"));
+            }
         }
     }
 
@@ -120,11 +148,8 @@ public final class LayerTarWriter {
             copyData(real, st.size());
         }
         tar.closeArchiveEntry();
-        if (st.isDir()) {
-            if (OverlayFormat.isOpaque(real)) {
-                put(marker(name + "/" + OverlayFormat.OCI_OPAQUE_MARKER, st.mtimeSec()));
-            }
-            children(real, name + "/");
+        if (st.isDir() && OverlayFormat.isOpaque(real)) {
+            put(marker(name + "/" + OverlayFormat.OCI_OPAQUE_MARKER, st.mtimeSec()));
         }
     }
 

@@ -1,8 +1,17 @@
 package io.layerfs.posix;
 
-/** Whole-tree operations on real directories, never following symlinks. */
+import java.util.ArrayDeque;
+
+/**
+ * Whole-tree operations on real directories, never following symlinks. Loops over a stack of directories, not
+ * recursion, so a tree thousands of directories deep (a hostile layer) does not overflow the thread's stack.
+ */
 public final class Trees {
     private Trees() {
+    }
+
+    /** A directory to empty; {@code emptied} once its entries are gone or queued, so it can be removed. */
+    private record Pending(String path, boolean emptied) {
     }
 
     /** Removes a file or directory tree; a missing path is fine. */
@@ -11,13 +20,31 @@ public final class Trees {
         if (st == null) {
             return;
         }
-        if (st.isDir()) {
-            for (DirEntry e : Posix.list(path)) {
-                remove(path + "/" + e.name());
-            }
-            Posix.rmdir(path);
-        } else {
+        if (!st.isDir()) {
             Posix.unlink(path);
+            return;
+        }
+        ArrayDeque<Pending> dirs = new ArrayDeque<>();
+        dirs.push(new Pending(path, false));
+        while (!dirs.isEmpty()) {
+            Pending dir = dirs.pop();
+            if (dir.emptied()) {
+                Posix.rmdir(dir.path()); // after every directory below it
+                continue;
+            }
+            dirs.push(new Pending(dir.path(), true));
+            for (DirEntry e : Posix.list(dir.path())) {
+                String child = dir.path() + "/" + e.name();
+                Stat c = Posix.lstatOrNull(child);
+                if (c == null) {
+                    continue;
+                }
+                if (c.isDir()) {
+                    dirs.push(new Pending(child, false));
+                } else {
+                    Posix.unlink(child);
+                }
+            }
         }
     }
 
@@ -32,14 +59,20 @@ public final class Trees {
 
     /** Total bytes allocated to regular files in a tree (st_blocks), for sizes shown to users. */
     public static long diskUsage(String path) {
-        Stat st = Posix.lstatOrNull(path);
-        if (st == null) {
-            return 0;
-        }
-        long total = st.blocks() * 512;
-        if (st.isDir()) {
-            for (DirEntry e : Posix.list(path)) {
-                total += diskUsage(path + "/" + e.name());
+        long total = 0;
+        ArrayDeque<String> todo = new ArrayDeque<>();
+        todo.push(path);
+        while (!todo.isEmpty()) {
+            String p = todo.pop();
+            Stat st = Posix.lstatOrNull(p);
+            if (st == null) {
+                continue;
+            }
+            total += st.blocks() * 512;
+            if (st.isDir()) {
+                for (DirEntry e : Posix.list(p)) {
+                    todo.push(p + "/" + e.name());
+                }
             }
         }
         return total;

@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -205,5 +207,64 @@ class DeepLayerTest {
         Map<String, String> stored = TreeSnapshot.of(store.path(d), TreeSnapshot.Options.UPPER);
         Map<String, String> original = TreeSnapshot.of(upper, TreeSnapshot.Options.UPPER);
         assertThat(stored).isEqualTo(original);
+    }
+
+    /** Runs {@code body} on a thread with a small stack, rethrowing what it threw. */
+    private static void onSmallStack(Callable<Void> body) throws Exception {
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        AtomicReference<Error> error = new AtomicReference<>();
+        Thread t = new Thread(null, () -> {
+            try {
+                body.call();
+            } catch (Exception e) {
+                failure.set(e);
+            } catch (Error e) {
+                error.set(e);
+            }
+        }, "small-stack", 160 * 1024);
+        t.start();
+        t.join();
+        if (error.get() != null) {
+            throw error.get();
+        }
+        if (failure.get() != null) {
+            throw failure.get();
+        }
+    }
+
+    /**
+     * A thousand directories deep, on a thread with a small stack: the tar writer, the change scanner and the tree
+     * walks loop over a stack of directories instead of recursing, so such a layer imports, exports, diffs and is
+     * removed without a stack overflow (and the tar reader checks each directory once, not once per entry below it).
+     */
+    @Test
+    void aLayerAThousandDirectoriesDeepNeedsNoDeepStack() throws Exception {
+        int levels = 1000;
+        String dir = ByteString.of(base) + "/thousand";
+        String p = dir;
+        Posix.mkdir(p, 0755);
+        for (int i = 0; i < levels; i++) {
+            p += "/d";
+            Posix.mkdir(p, 0755);
+        }
+        int fd = Posix.open(p + "/f", Posix.O_WRONLY | Posix.O_CREAT, 0644);
+        Posix.close(fd);
+        onSmallStack(() -> {
+            Digest d = store.importDirectory(Path.of(dir), null);
+            Path exported = export(d, "thousand.tar");
+            assertThat(sha256sum(exported)).isEqualTo(d.toString());
+            assertThat(importFile(exported)).isEqualTo(d);
+            String stored = ByteString.of(store.path(d));
+            assertThat(Posix.lstat(stored + "/d".repeat(levels) + "/f").isRegular()).isTrue();
+            List<ChangeScanner.Change> changes = ChangeScanner.scan(stored, List.of());
+            assertThat(changes).hasSize(levels + 1).allMatch(c -> c.kind() == ChangeScanner.Kind.ADDED);
+            assertThat(changes.get(levels).path()).isEqualTo("/d".repeat(levels) + "/f");
+            assertThat(io.layerfs.posix.Trees.diskUsage(stored)).isPositive();
+            store.remove(d);
+            assertThat(store.digests()).isEmpty();
+            io.layerfs.posix.Trees.remove(dir);
+            assertThat(Posix.exists(dir)).isFalse();
+            return null;
+        });
     }
 }
