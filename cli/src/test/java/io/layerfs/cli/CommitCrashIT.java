@@ -1,6 +1,6 @@
 package io.layerfs.cli;
 
-import io.layerfs.cli.CrashStore.Container;
+import io.layerfs.cli.TempStore.Container;
 import io.layerfs.testing.Sh;
 import io.layerfs.testing.TestImages;
 import org.junit.jupiter.api.BeforeAll;
@@ -27,7 +27,7 @@ class CommitCrashIT {
     static final long STAGED = 16_000_000L;
 
     @RegisterExtension
-    static final CrashStore store = new CrashStore("layerfs-commitcrash");
+    static final TempStore store = new TempStore("layerfs-commitcrash");
     static String layer;
 
     @BeforeAll
@@ -52,7 +52,7 @@ class CommitCrashIT {
                 awaitStaged(stage, commit);
             }
             assertThat(commit.isAlive()).as("the commit still runs at %s", stage).isTrue();
-            CrashStore.stop(commit); // kill -9 of the launcher's JVM, our child
+            TempStore.stop(commit); // kill -9 of the launcher's JVM, our child
             assertThat(committedLayers()).as("layers after a commit killed at %s", stage).isEqualTo(layers);
             assertThat(images()).isEqualTo(images);
         }
@@ -73,7 +73,7 @@ class CommitCrashIT {
         assertThat(store.ok("images")).contains(image);
 
         store.ok("layer gc"); // the image keeps its layers; the killed commits' staging goes
-        assertThat(CrashStore.list(store.root.resolve("ingest"))).isEmpty();
+        assertThat(TempStore.list(store.root.resolve("ingest"))).isEmpty();
         assertThat(committedLayers()).contains(digest.substring("sha256:".length()));
     }
 
@@ -87,8 +87,8 @@ class CommitCrashIT {
     private static void awaitStaged(String file, Process commit) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
-            for (Path staging : CrashStore.list(store.root.resolve("ingest"))) {
-                if (CrashStore.sizeOrZero(staging.resolve(file)) > STAGED) {
+            for (Path staging : TempStore.list(store.root.resolve("ingest"))) {
+                if (TempStore.sizeOrZero(staging.resolve(file)) > STAGED) {
                     return;
                 }
             }

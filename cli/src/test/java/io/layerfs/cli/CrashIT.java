@@ -1,6 +1,6 @@
 package io.layerfs.cli;
 
-import io.layerfs.cli.CrashStore.Container;
+import io.layerfs.cli.TempStore.Container;
 import io.layerfs.testing.Sh;
 import io.layerfs.testing.TreeSnapshot;
 import org.junit.jupiter.api.BeforeAll;
@@ -27,7 +27,7 @@ class CrashIT {
     static final long TREE_BIG = 48_000_000L;
 
     @RegisterExtension
-    static final CrashStore store = new CrashStore("layerfs-crash");
+    static final TempStore store = new TempStore("layerfs-crash");
     /** data/big, and tree/ (small files in 10 directories, a big one, a symlink, an owner and a mode to keep). */
     static String layer;
     static Path layerDir;
@@ -86,22 +86,22 @@ class CrashIT {
 
     /** Appends to data/big and kills the daemon while its copy-up is half-way. */
     private static void killDuringAppend(Container c) throws Exception {
-        CrashStore.evictFromPageCache(layerDir.resolve("data/big"));
+        TempStore.evictFromPageCache(layerDir.resolve("data/big"));
         Process append = store.start("echo appended >> '" + c.mnt() + "/data/big'");
         Path staged = c.awaitPartialCopy(BIG, append);
         c.killDaemon();
-        CrashStore.assertFailsAfterTheKill(append);
-        assertThat(CrashStore.sizeOrZero(staged)).as("killed half-way through the copy").isBetween(1L, BIG - 1);
+        TempStore.assertFailsAfterTheKill(append);
+        assertThat(TempStore.sizeOrZero(staged)).as("killed half-way through the copy").isBetween(1L, BIG - 1);
         assertThat(c.upper().resolve("data/big")).as("an unfinished copy-up is not in the upper").doesNotExist();
     }
 
     /** mv tree tree2, killed while the rename copies tree's big file up. */
     private static void killDuringRename(Container c) throws Exception {
-        CrashStore.evictFromPageCache(layerDir.resolve("tree/d5/zbig"));
+        TempStore.evictFromPageCache(layerDir.resolve("tree/d5/zbig"));
         Process mv = store.start("mv '" + c.mnt() + "/tree' '" + c.mnt() + "/tree2'");
         c.awaitPartialCopy(TREE_BIG, mv);
         c.killDaemon();
-        CrashStore.assertFailsAfterTheKill(mv);
+        TempStore.assertFailsAfterTheKill(mv);
         assertThat(c.upper().resolve("tree")).as("the copy of the tree had begun").isDirectory();
         assertThat(c.upper().resolve("tree2")).doesNotExist();
     }

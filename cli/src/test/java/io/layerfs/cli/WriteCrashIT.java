@@ -1,6 +1,6 @@
 package io.layerfs.cli;
 
-import io.layerfs.cli.CrashStore.Container;
+import io.layerfs.cli.TempStore.Container;
 import io.layerfs.testing.Sh;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -27,7 +27,7 @@ class WriteCrashIT {
     static final long LOG = 8L << 20;
 
     @RegisterExtension
-    static final CrashStore store = new CrashStore("layerfs-writecrash");
+    static final TempStore store = new TempStore("layerfs-writecrash");
     /** data/log, the lower file appended to. */
     static String layer;
     static Path writers;
@@ -108,7 +108,7 @@ class WriteCrashIT {
      */
     private static void writeAndKill(Container c, String round) throws Exception {
         Path upper = c.upper();
-        long logBefore = Math.max(LOG, CrashStore.sizeOrZero(upper.resolve("data/log")));
+        long logBefore = Math.max(LOG, TempStore.sizeOrZero(upper.resolve("data/log")));
         String py = "python3 '" + writers + "' ";
         Process writing = store.start("cd '" + c.mnt() + "' && mkdir " + round + " && { " + py + "files " + round + "/new1 & "
                 + py + "files " + round + "/new2 & " + py + "append data/log & dd if=/dev/zero of=" + round + "/zero bs=1M count=100"
@@ -116,21 +116,21 @@ class WriteCrashIT {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!(countFiles(upper.resolve(round + "/new1")) > 5 && countFiles(upper.resolve(round + "/new2")) > 5
-                    && CrashStore.sizeOrZero(upper.resolve("data/log")) > logBefore + (1 << 20)
-                    && CrashStore.sizeOrZero(upper.resolve(round + "/zero")) > (20 << 20))) {
+                    && TempStore.sizeOrZero(upper.resolve("data/log")) > logBefore + (1 << 20)
+                    && TempStore.sizeOrZero(upper.resolve(round + "/zero")) > (20 << 20))) {
                 assertThat(System.nanoTime()).as("the writers make progress").isLessThan(deadline);
                 assertThat(writing.isAlive()).as("the writers still run").isTrue();
                 Thread.sleep(20);
             }
             c.killDaemon();
         } finally {
-            CrashStore.stop(writing);
+            TempStore.stop(writing);
         }
     }
 
     private static long countFiles(Path dir) {
         try {
-            return CrashStore.list(dir).size();
+            return TempStore.list(dir).size();
         } catch (IOException e) {
             return 0;
         }

@@ -20,17 +20,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
- * A layer store in a temp directory for the crash tests, driven through the launcher, and the containers it
- * mounts. A JUnit extension (register it as a static field): the store lives as long as the test class; after
+ * A layer store in a temp directory, driven through the launcher, and the containers it mounts (with their
+ * daemons, and helpers for the crash tests). A JUnit extension (register it as a static field): the store lives as long as the test class; after
  * each test every container is removed, and at the end whatever is still mounted under the temp directory is
  * unmounted by its exact path.
  */
-final class CrashStore implements BeforeAllCallback, AfterEachCallback, AfterAllCallback {
+final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllCallback {
     private final String prefix;
     Path base;
     Path root;
 
-    CrashStore(String prefix) {
+    TempStore(String prefix) {
         this.prefix = prefix;
     }
 
@@ -157,18 +157,20 @@ final class CrashStore implements BeforeAllCallback, AfterEachCallback, AfterAll
             return root.resolve("containers/" + name + "/work/work");
         }
 
-        /**
-         * kill -9 of the container's daemon (which this test started through the launcher), by the pid in the
-         * container record; waits until it is gone.
-         */
-        void killDaemon() throws Exception {
+        /** The daemon serving the container (started by this test through the launcher), by the pid in its record. */
+        long daemonPid() throws IOException {
             Matcher pid = Pattern.compile("\"pid\" : (\\d+)").matcher(Files.readString(root.resolve("containers/" + name + "/container.json")));
             assertThat(pid.find()).isTrue();
-            ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
-            assertThat(Files.readString(Path.of("/proc/" + daemon.pid() + "/cmdline")).replace('\0', ' '))
+            assertThat(Files.readString(Path.of("/proc/" + pid.group(1) + "/cmdline")).replace('\0', ' '))
                     .as("the daemon serving this container, with its binding")
                     .contains("io.layerfs.cli.Layerfs mount --foreground ").contains(" --binding " + binding + " ")
                     .endsWith(" " + mnt() + " ");
+            return Long.parseLong(pid.group(1));
+        }
+
+        /** kill -9 of the container's daemon; waits until it is gone. */
+        void killDaemon() throws Exception {
+            ProcessHandle daemon = ProcessHandle.of(daemonPid()).orElseThrow();
             daemon.destroyForcibly();
             daemon.onExit().get(20, TimeUnit.SECONDS);
         }
