@@ -25,6 +25,7 @@ class CommitCrashIT {
     static final long BLOB = 48_000_000L;
     /** How far a commit's staging must have come before it is killed: a file in ingest/ID bigger than 16 MB. */
     static final long STAGED = 16_000_000L;
+    static final String STARTING = "starting";
 
     @RegisterExtension
     static final TempStore store = new TempStore("layerfs-commitcrash");
@@ -44,23 +45,19 @@ class CommitCrashIT {
         String images = images();
         String image = "committed-" + binding;
 
-        for (String stage : new String[]{null, "layer.tar", "diff/blob"}) { // starting; writing the tar; extracting it
+        // killed while the launcher starts, while it writes the upper's tar, and while it extracts that tar
+        for (String stage : new String[]{STARTING, "layer.tar", "diff/blob"}) {
             Process commit = startCommit(c, image);
-            if (stage == null) {
-                Thread.sleep(300);
-            } else {
-                awaitStaged(stage, commit);
-            }
+            awaitStage(stage, commit);
             assertThat(commit.isAlive()).as("the commit still runs at %s", stage).isTrue();
             TempStore.stop(commit); // kill -9 of the launcher's JVM, our child
             assertThat(committedLayers()).as("layers after a commit killed at %s", stage).isEqualTo(layers);
             assertThat(images()).isEqualTo(images);
         }
-        assertThat(store.ok("images")).doesNotContain(image);
         assertThat(Sh.ok("cat '" + c.mnt() + "/etc/new' && sha256sum < '" + c.mnt() + "/blob'")).isEqualTo("new\n" + blobSum);
 
         Process commit = startCommit(c, image);
-        awaitStaged("layer.tar", commit);
+        awaitStage("layer.tar", commit);
         c.killDaemon();
         assertThat(commit.isAlive()).as("the commit still runs when the daemon is gone").isTrue();
         assertThat(commit.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -83,19 +80,26 @@ class CommitCrashIT {
                 + " --image " + image).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 
-    /** Waits until an import's staging directory holds {@code file} with more than {@link #STAGED} bytes in it. */
-    private static void awaitStaged(String file, Process commit) throws Exception {
+    /**
+     * Waits until the commit is at {@code stage}: {@link #STARTING} (300 ms in), or a file of an import's staging
+     * directory (ingest/ID/FILE) with more than {@link #STAGED} bytes in it.
+     */
+    private static void awaitStage(String stage, Process commit) throws Exception {
+        if (stage.equals(STARTING)) {
+            Thread.sleep(300);
+            return;
+        }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             for (Path staging : TempStore.list(store.root.resolve("ingest"))) {
-                if (TempStore.sizeOrZero(staging.resolve(file)) > STAGED) {
+                if (TempStore.sizeOrZero(staging.resolve(stage)) > STAGED) {
                     return;
                 }
             }
-            assertThat(commit.isAlive()).as("the commit runs until %s is staged", file).isTrue();
+            assertThat(commit.isAlive()).as("the commit runs until %s is staged", stage).isTrue();
             Thread.sleep(1);
         }
-        throw new AssertionError(file + " never staged");
+        throw new AssertionError(stage + " never staged");
     }
 
     /** What {@code layer ls} lists: the committed layers' directories. */
