@@ -39,6 +39,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * memory and open descriptors: after a warm-up neither grows. The churn lasts {@code layerfs.churn.seconds}
  * (default 30; {@code make soak}: 600) on each binding of {@code layerfs.churn.bindings} (default both).
  * The samples go to cli/target/churn-BINDING.csv.
+ * <p>Flat means: the descriptors never exceed their idle level by more than the churn holds open and a margin,
+ * and are back to it soon after; the Java heap's live set after a full collection (jcmd) grows by less than
+ * 4 MiB (a heap leak shows there long before -Xmx96m stops the daemon); the median RSS of the last third of the
+ * samples is within 16 MiB of the first third's (medians ignore the GC's and the allocator's ups and downs, the
+ * margin the JIT's code cache, which grows by a few MiB over minutes).
  */
 class ChurnIT {
     static final long SECONDS = Long.getLong("layerfs.churn.seconds", 30);
@@ -72,16 +77,7 @@ class ChurnIT {
         Heap heapBefore = Heap.of(pid);
         List<String> idleFds = fds(pid); // after jcmd's first visit: its attach socket stays open
 
-        List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
-        ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
-        long t0 = System.nanoTime();
-        sampler.scheduleAtFixedRate(() -> samples.add(Sample.of(pid, t0)), 0, Math.max(1000, SECONDS * 1000 / 120), TimeUnit.MILLISECONDS);
-        try {
-            churn.runFor(Duration.ofSeconds(SECONDS));
-        } finally {
-            sampler.shutdownNow();
-            sampler.awaitTermination(10, TimeUnit.SECONDS);
-        }
+        List<Sample> samples = sampleDuring(pid, () -> churn.runFor(Duration.ofSeconds(SECONDS)));
         List<String> endFds = awaitFds(pid, idleFds.size(), Duration.ofSeconds(10));
         Heap heapAfter = Heap.of(pid);
         writeCsv(binding, samples);
@@ -200,6 +196,25 @@ class ChurnIT {
                 return (int) s.count();
             }
         }
+    }
+
+    interface Work {
+        void run() throws IOException;
+    }
+
+    /** Samples the daemon while {@code work} runs: every second, or 120 times in all for a long run. */
+    static List<Sample> sampleDuring(long pid, Work work) throws IOException, InterruptedException {
+        List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
+        ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
+        long t0 = System.nanoTime();
+        sampler.scheduleAtFixedRate(() -> samples.add(Sample.of(pid, t0)), 0, Math.max(1000, SECONDS * 1000 / 120), TimeUnit.MILLISECONDS);
+        try {
+            work.run();
+        } finally {
+            sampler.shutdownNow();
+            sampler.awaitTermination(10, TimeUnit.SECONDS);
+        }
+        return List.copyOf(samples);
     }
 
     record Sample(long millis, long rssKb, int fds) {

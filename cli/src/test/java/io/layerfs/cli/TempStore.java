@@ -21,9 +21,9 @@ import static org.assertj.core.api.Assertions.fail;
 
 /**
  * A layer store in a temp directory, driven through the launcher, and the containers it mounts (with their
- * daemons, and helpers for the crash tests). A JUnit extension (register it as a static field): the store lives as long as the test class; after
- * each test every container is removed, and at the end whatever is still mounted under the temp directory is
- * unmounted by its exact path.
+ * daemons, and helpers for the crash tests). A JUnit extension (register it as a static field): the store
+ * lives as long as the test class; after each test every container is removed, and at the end whatever is
+ * still mounted under the temp directory is unmounted by its exact path.
  */
 final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllCallback {
     private final String prefix;
@@ -159,7 +159,8 @@ final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllC
 
         /** The daemon serving the container (started by this test through the launcher), by the pid in its record. */
         long daemonPid() throws IOException {
-            Matcher pid = Pattern.compile("\"pid\" : (\\d+)").matcher(Files.readString(root.resolve("containers/" + name + "/container.json")));
+            String record = Files.readString(root.resolve("containers/" + name + "/container.json"));
+            Matcher pid = Pattern.compile("\"pid\" : (\\d+)").matcher(record);
             assertThat(pid.find()).isTrue();
             assertThat(Files.readString(Path.of("/proc/" + pid.group(1) + "/cmdline")).replace('\0', ' '))
                     .as("the daemon serving this container, with its binding")
