@@ -21,3 +21,13 @@ clean:
 .PHONY: bench
 bench: build
 	bash scripts/bench
+
+# The 10-minute churn of a container's daemon on each binding (ChurnIT: memory and descriptors stay flat;
+# samples in cli/target/churn-BINDING.csv). SOAK_SECONDS and SOAK_BINDINGS override.
+SOAK_SECONDS ?= 600
+SOAK_BINDINGS ?= jnr-fuse,dev-fuse
+.PHONY: soak
+soak:
+	mvn -B -pl cli -am verify -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
+	  -Dit.test=ChurnIT -Dfailsafe.failIfNoSpecifiedTests=false \
+	  -Dlayerfs.churn.seconds=$(SOAK_SECONDS) -Dlayerfs.churn.bindings=$(SOAK_BINDINGS)

@@ -124,6 +124,26 @@ class ContainerCommandsIT {
         assertThat(layerfs("rm crash").err()).isEqualTo("layerfs: no container named crash\n");
     }
 
+    /**
+     * A mountpoint named through a symlinked directory (as /home -> /var/home): the kernel mounts at the real
+     * path, so the container records that one, and finds the container by either name of it.
+     */
+    @Test
+    void aMountpointNamedThroughASymlinkIsRecordedByItsRealPath() throws Exception {
+        Path real = Files.createDirectories(base.resolve("real")).toRealPath();
+        Path alias = Files.createSymbolicLink(base.resolve("alias"), real).resolve("mnt");
+        assertThat(ok("mount --name linked --layer " + baseLayer + " '" + alias + "'").trim()).isEqualTo("linked");
+        assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isTrue();
+        assertThat(ok("ps")).containsPattern("linked\\s.*\\s" + real.resolve("mnt") + "\\s+mounted\\s");
+        ok("umount '" + alias + "'");
+        assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isFalse();
+        ok("mount linked");
+        assertThat(Files.readString(alias.resolve("etc/hostname"))).isEqualTo("layerfs-demo\n");
+        assertThat(ok("rm '" + alias + "'").trim()).isEqualTo("linked");
+        assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isFalse();
+        assertThat(root.resolve("containers/linked")).doesNotExist();
+    }
+
     @Test
     void rmOfABusyMountIsRefusedNamingTheProcessThenForced() throws Exception {
         mountLayers("busy");
