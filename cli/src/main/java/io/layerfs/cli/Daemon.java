@@ -2,12 +2,16 @@ package io.layerfs.cli;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -17,12 +21,40 @@ import java.util.concurrent.TimeUnit;
 final class Daemon {
     static final String READY = "ready";
     static final String ERROR_PREFIX = "error: ";
-    /** The daemon serves for a long time: full JIT, a small fixed heap, the serial collector. */
-    private static final List<String> JVM_OPTIONS = List.of(
-            "-Dfile.encoding=ISO-8859-1", "-XX:+UseSerialGC", "-Xms16m", "-Xmx96m", "-Xmn16m", "-XX:+ExitOnOutOfMemoryError",
-            "-XX:-UsePerfData");
+    /** The daemon's JVM options and environment, shared with bin/layerfs (see the file). */
+    static final String OPTIONS_RESOURCE = "daemon.options";
 
     private Daemon() {
+    }
+
+    /** How a daemon's JVM runs: its options, and environment variables to set. */
+    record JvmOptions(List<String> options, Map<String, String> environment) {
+        static JvmOptions read() {
+            List<String> options = new ArrayList<>();
+            Map<String, String> env = new LinkedHashMap<>();
+            try (InputStream in = Daemon.class.getResourceAsStream(OPTIONS_RESOURCE)) {
+                if (in == null) {
+                    throw new IllegalStateException(OPTIONS_RESOURCE + " is missing from the jar");
+                }
+                for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                    line = line.strip();
+                    if (line.isEmpty() || line.startsWith("#")) {
+                        continue;
+                    }
+                    int eq = line.indexOf('=');
+                    if (line.startsWith("-")) {
+                        options.add(line);
+                    } else if (eq > 0) {
+                        env.put(line.substring(0, eq), line.substring(eq + 1));
+                    } else {
+                        throw new IllegalStateException(OPTIONS_RESOURCE + ": neither an option nor NAME=VALUE: " + line);
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new JvmOptions(List.copyOf(options), Map.copyOf(env));
+        }
     }
 
     /**
@@ -33,7 +65,8 @@ final class Daemon {
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(JVM_OPTIONS);
+        JvmOptions jvm = JvmOptions.read();
+        cmd.addAll(jvm.options());
         String cds = System.getProperty("layerfs.cds"); // the launcher's class-data sharing archive, if current
         if (cds != null) {
             cmd.addAll(List.of("-XX:SharedArchiveFile=" + cds, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
@@ -46,8 +79,7 @@ final class Daemon {
         cmd.addAll(args);
         Files.createDirectories(logFile.toAbsolutePath().getParent());
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        // libfuse's worker threads each get a malloc arena otherwise: tens of MB of RSS for nothing
-        pb.environment().put("MALLOC_ARENA_MAX", "2");
+        pb.environment().putAll(jvm.environment());
         Process p = pb
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                 .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
