@@ -71,8 +71,7 @@ final class Daemon {
         if (cds != null) {
             cmd.addAll(List.of("-XX:SharedArchiveFile=" + cds, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
         }
-        cmd.add("-Dlayerfs.log.file=" + logFile.toAbsolutePath());
-        cmd.add("-Dlogback.configurationFile=logback-daemon.xml");
+        cmd.add("-D" + LogConfig.LOG_FILE_PROPERTY + "=" + logFile.toAbsolutePath());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Layerfs.class.getName());
