@@ -10,6 +10,10 @@ import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.spi.ContextAwareBase;
+import org.slf4j.ILoggerFactory;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
 
 /**
  * Logback's configuration, in code: parsing an XML configuration cost a mount daemon a tenth of a second at
@@ -20,6 +24,7 @@ import ch.qos.logback.core.spi.ContextAwareBase;
  */
 public final class LogConfig extends ContextAwareBase implements Configurator {
     static final String LOG_FILE_PROPERTY = "layerfs.log.file";
+    private static final String FILE_APPENDER = "FILE";
 
     @Override
     public ExecutionStatus configure(LoggerContext context) {
@@ -44,7 +49,7 @@ public final class LogConfig extends ContextAwareBase implements Configurator {
             level = Level.WARN;
         } else {
             FileAppender<ILoggingEvent> fileAppender = new FileAppender<>();
-            fileAppender.setName("FILE");
+            fileAppender.setName(FILE_APPENDER);
             fileAppender.setFile(file);
             fileAppender.setAppend(true);
             appender = fileAppender;
@@ -61,5 +66,19 @@ public final class LogConfig extends ContextAwareBase implements Configurator {
         Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         root.setLevel(Level.toLevel(System.getProperty("layerfs.log.level"), level));
         root.addAppender(appender);
+    }
+
+    /**
+     * From now on this process logs as a mount daemon, to {@code file}: configures logging so if nothing
+     * logged yet, else replaces the CLI's configuration (not one that logback.configurationFile chose).
+     */
+    static void toFile(Path file) {
+        System.setProperty(LOG_FILE_PROPERTY, file.toAbsolutePath().toString());
+        ILoggerFactory factory = LoggerFactory.getILoggerFactory();
+        if (factory instanceof LoggerContext context && System.getProperty("logback.configurationFile") == null
+                && context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).getAppender(FILE_APPENDER) == null) {
+            context.reset();
+            apply(context);
+        }
     }
 }

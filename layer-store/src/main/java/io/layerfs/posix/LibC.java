@@ -58,4 +58,5 @@ public interface LibC {
     int isatty(int fd);
     int flock(int fd, int operation);
     int syncfs(int fd);
+    int dup2(int oldFd, int newFd);
 }
