@@ -96,7 +96,7 @@ final class Containers {
             containers.save(mounted);
             try {
                 Daemon.mount(MountCommand.daemonConfig(config), mnt, containers.log(r.name()));
-            } catch (IOException | RuntimeException | Error e) {
+            } catch (IOException | InterruptedException | RuntimeException | Error e) {
                 containers.save(r);
                 throw e;
             }

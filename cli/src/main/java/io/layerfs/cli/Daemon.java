@@ -62,7 +62,7 @@ final class Daemon {
      * now on, and mounts. Returns once the mount serves; throws with the reason otherwise, while stdout and
      * stderr are still the caller's. Then call {@link #detachAndServe()}.
      */
-    static void mount(OverlayConfig config, Path mnt, Path logFile) throws IOException {
+    static void mount(OverlayConfig config, Path mnt, Path logFile) throws IOException, InterruptedException {
         Path log = logFile.toAbsolutePath();
         Files.createDirectories(log.getParent());
         int fd = Posix.open(ByteString.of(log), Posix.O_WRONLY | Posix.O_CREAT | Posix.O_APPEND, 0666);

@@ -22,6 +22,9 @@ public final class Layerfs {
     boolean verbose;
 
     public static void main(String[] args) {
+        if (Daemon.inProcess()) {
+            WarmUp.start(args);
+        }
         System.exit(run(args));
     }
 

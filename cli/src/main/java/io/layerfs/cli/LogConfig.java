@@ -72,9 +72,14 @@ public final class LogConfig extends ContextAwareBase implements Configurator {
      * From now on this process logs as a mount daemon, to {@code file}: configures logging so if nothing
      * logged yet, else replaces the CLI's configuration (not one that logback.configurationFile chose).
      */
-    static void toFile(Path file) {
+    static void toFile(Path file) throws InterruptedException {
         System.setProperty(LOG_FILE_PROPERTY, file.toAbsolutePath().toString());
         ILoggerFactory factory = LoggerFactory.getILoggerFactory();
+        // while another thread (WarmUp) initialises logging, SLF4J answers with a stand-in: wait for the real one
+        for (int i = 0; i < 5000 && !(factory instanceof LoggerContext); i++) {
+            Thread.sleep(1);
+            factory = LoggerFactory.getILoggerFactory();
+        }
         if (factory instanceof LoggerContext context && System.getProperty("logback.configurationFile") == null
                 && context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).getAppender(FILE_APPENDER) == null) {
             context.reset();
