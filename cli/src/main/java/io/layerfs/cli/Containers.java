@@ -81,12 +81,27 @@ final class Containers {
         return new OverlayConfig(lowers, containers.upper(r.name()), containers.work(r.name()), options);
     }
 
-    /** Starts the daemon serving {@code r} and records its pid. */
+    /**
+     * Starts the daemon serving {@code r} and records its pid. In process (see {@link Daemon}), this process
+     * mounts and is the daemon: the record names it before the mount, while files are still created with the
+     * user's umask (a serving process has none), and goes back to what it was if the mount fails.
+     */
     ContainerRecord start(ContainerRecord r, OverlayConfig.Options options) throws IOException, InterruptedException {
         Path mnt = Path.of(r.mountpoint());
         Files.createDirectories(mnt);
         OverlayConfig config = config(r, options);
         config.validate(mnt);
+        if (Daemon.inProcess()) {
+            ContainerRecord mounted = r.withPid(ProcessHandle.current().pid());
+            containers.save(mounted);
+            try {
+                Daemon.mount(MountCommand.daemonConfig(config), mnt, containers.log(r.name()));
+            } catch (IOException | InterruptedException | RuntimeException | Error e) {
+                containers.save(r);
+                throw e;
+            }
+            return mounted;
+        }
         long pid = Daemon.start(MountCommand.daemonArgs(config, mnt), containers.log(r.name()));
         ContainerRecord mounted = r.withPid(pid);
         containers.save(mounted);
@@ -102,7 +117,7 @@ final class Containers {
         if (r.pid() <= 0 || !UmountCommand.FS_TYPE.equals(Mounts.fsType(Path.of(r.mountpoint())))) {
             return State.UNMOUNTED;
         }
-        if (isDaemonFor(r.pid(), r.mountpoint())) {
+        if (daemonAlive(r)) {
             return State.MOUNTED;
         }
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
@@ -114,17 +129,46 @@ final class Containers {
         }
     }
 
-    static boolean daemonAlive(ContainerRecord r) {
-        return r.pid() > 0 && isDaemonFor(r.pid(), r.mountpoint());
-    }
-
-    /** True when {@code pid} is a live layerfs daemon serving {@code mountpoint} (not a reused pid). */
-    private static boolean isDaemonFor(long pid, String mountpoint) {
+    /**
+     * True when the record's pid is a live layerfs daemon serving this container (not a reused pid): a layerfs
+     * mount whose command line ends with the mountpoint, or whose stderr is the container's log. The second
+     * covers a daemon that bin/layerfs started from a command naming no mountpoint (e.g. {@code mount NAME}).
+     */
+    boolean daemonAlive(ContainerRecord r) {
+        if (r.pid() <= 0) {
+            return false;
+        }
+        if (isDaemonFor(r.pid(), r.mountpoint())) {
+            return true;
+        }
+        if (!isLayerfsMount(cmdline(r.pid()))) {
+            return false;
+        }
         try {
-            String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
-            return cmdline.contains(Layerfs.class.getName() + " mount ") && cmdline.endsWith(" " + mountpoint + " ");
+            Path stderr = Files.readSymbolicLink(Path.of("/proc/" + r.pid() + "/fd/2"));
+            return stderr.equals(Mounts.canonical(containers.log(r.name())));
         } catch (IOException e) {
             return false;
+        }
+    }
+
+    /** True when {@code pid} is a live layerfs daemon whose command line ends with {@code mountpoint}. */
+    private static boolean isDaemonFor(long pid, String mountpoint) {
+        String cmdline = cmdline(pid);
+        return isLayerfsMount(cmdline) && cmdline.endsWith(" " + mountpoint + " ");
+    }
+
+    /** A {@code layerfs mount} process: the daemon a CLI started, or one bin/layerfs started as the daemon. */
+    private static boolean isLayerfsMount(String cmdline) {
+        return cmdline.contains(" " + Layerfs.class.getName() + " ") && cmdline.contains(" mount ");
+    }
+
+    /** The command line with spaces for NULs (a trailing one included); empty when the process is gone. */
+    private static String cmdline(long pid) {
+        try {
+            return Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
+        } catch (IOException e) {
+            return "";
         }
     }
 
@@ -165,7 +209,7 @@ final class Containers {
     }
 
     /** Waits for the daemon to exit after its unmount; stops it (by its pid) if it lingers. */
-    private static void stopDaemon(ContainerRecord r, long graceSeconds) throws InterruptedException {
+    private void stopDaemon(ContainerRecord r, long graceSeconds) throws InterruptedException {
         if (waitForExit(r, graceSeconds)) {
             return;
         }
@@ -179,7 +223,7 @@ final class Containers {
      * Polls until the daemon is gone. A daemon is not our child, so once it exits it stays a zombie until
      * init reaps it; its empty /proc cmdline already says it is gone.
      */
-    private static boolean waitForExit(ContainerRecord r, long seconds) throws InterruptedException {
+    private boolean waitForExit(ContainerRecord r, long seconds) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (daemonAlive(r)) {
             if (System.nanoTime() > deadline) {

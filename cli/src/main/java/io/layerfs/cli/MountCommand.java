@@ -34,7 +34,8 @@ import java.util.concurrent.Callable;
  * <li>{@code mount NAME}: mount a stopped container again, with its upper;</li>
  * <li>{@code mount --lower A:B --upper U --work W MOUNTPOINT}: any directories, no store.</li>
  * </ul>
- * Returns once the mount is live, with a daemon serving it; {@code --foreground} serves in this process.
+ * Returns once the mount is live, with a daemon serving it (see {@link Daemon}); {@code --foreground} serves in
+ * this process.
  */
 @Command(name = "mount", description = "Mount a container layer over stored layers (or any directories).")
 final class MountCommand implements Callable<Integer> {
@@ -120,7 +121,7 @@ final class MountCommand implements Callable<Integer> {
                 throw e;
             }
             System.out.println(r.name());
-            return 0;
+            return Daemon.inProcess() ? Daemon.detachAndServe() : 0;
         }
         ContainerRecord r = c.find(target);
         if (c.state(r) != Containers.State.UNMOUNTED) {
@@ -128,7 +129,7 @@ final class MountCommand implements Callable<Integer> {
         }
         c.start(r, options);
         System.out.println(r.name());
-        return 0;
+        return Daemon.inProcess() ? Daemon.detachAndServe() : 0;
     }
 
     /** A new container: resolve its layers, take the name, hold the layers. */
@@ -180,17 +181,27 @@ final class MountCommand implements Callable<Integer> {
         if (foreground) {
             return serve(config, mnt);
         }
+        Path log = logFile != null ? logFile : config.work().resolve("layerfs.log");
+        if (Daemon.inProcess()) {
+            Daemon.mount(daemonConfig(config), mnt, log);
+            return Daemon.detachAndServe();
+        }
         // the daemon validates and reports a bad config on its first line; not loading libc here starts faster
-        Daemon.start(daemonArgs(config, mnt), logFile != null ? logFile : config.work().resolve("layerfs.log"));
+        Daemon.start(daemonArgs(config, mnt), log);
         return 0;
+    }
+
+    /** Mounts in this process, which then serves the mount: validates first, returns once the mount is live. */
+    static OverlayMount mount(OverlayConfig config, Path mnt) {
+        Posix.umask(0); // a serving process: modes arrive with the caller's umask already applied
+        return OverlayFs.mount(config, mnt);
     }
 
     /** Serves the mount in this process until it is unmounted. */
     private static int serve(OverlayConfig config, Path mnt, PrintStream notify) throws InterruptedException {
-        Posix.umask(0); // a serving process: modes arrive with the caller's umask already applied
         OverlayMount mount;
         try {
-            mount = OverlayFs.mount(config, mnt);
+            mount = mount(config, mnt);
         } catch (OverlayConfigException e) {
             if (notify != null) {
                 notify.println(Daemon.ERROR_PREFIX + e.getMessage());
@@ -208,6 +219,11 @@ final class MountCommand implements Callable<Integer> {
 
     private int serve(OverlayConfig config, Path mnt) throws InterruptedException {
         return serve(config, mnt, notifyStdout ? System.out : null);
+    }
+
+    /** What a daemon mounts: the same, without libfuse's debug output (that is for --foreground). */
+    static OverlayConfig daemonConfig(OverlayConfig config) {
+        return new OverlayConfig(config.lowers(), config.upper(), config.work(), config.options().withDebug(false));
     }
 
     /** The same mount, asked of a daemon: absolute paths, --foreground, readiness on stdout. */

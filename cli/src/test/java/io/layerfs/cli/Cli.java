@@ -24,10 +24,13 @@ final class Cli {
         return Sh.run(null, "'" + launcher() + "' " + args);
     }
 
-    /** The pid of the layerfs daemon serving {@code mountpoint} (we started it), from /proc/PID/cmdline. */
+    /**
+     * The pid of the layerfs daemon serving {@code mountpoint} (we started it), from /proc/PID/cmdline: a
+     * {@code layerfs ... mount ... MOUNTPOINT} JVM (bin/layerfs's, or one a CLI started as daemon).
+     */
     static Optional<Long> daemonPid(Path mountpoint) {
         String out = Sh.ok("for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null) || continue;"
-                + " case \"$c\" in *io.layerfs.cli.Layerfs\\ mount\\ --foreground*' " + mountpoint + " ') echo ${p#/proc/};; esac; done");
+                + " case \"$c\" in *' io.layerfs.cli.Layerfs '*'mount '*' " + mountpoint + " ') echo ${p#/proc/};; esac; done");
         return out.isBlank() ? Optional.empty() : Optional.of(Long.parseLong(out.trim().split("\n")[0]));
     }
 }

@@ -64,6 +64,43 @@ class MountCommandIT {
     }
 
     @Test
+    void theDaemonIsDetachedFromTheCaller() throws Exception {
+        assertThat(mount("").exit()).isZero();
+        long pid = Cli.daemonPid(mnt).orElseThrow();
+        assertDetached(pid);
+        assertThat(Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/1"))).isEqualTo(base.resolve("work/layerfs.log"));
+        // one JVM: the launcher's own, with the daemon's options (full JIT)
+        String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
+        assertThat(cmdline).contains(" -Xmx96m ").doesNotContain("TieredStopAtLevel").doesNotContain("--foreground");
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+    }
+
+    @Test
+    void withoutTheLauncherTheCommandStartsADaemonJvm() throws Exception {
+        Path jar = TestImages.repo().resolve("cli/target/layerfs.jar");
+        Sh.Result r = Sh.run(null, "java -Dfile.encoding=ISO-8859-1 -cp '" + jar + "' io.layerfs.cli.Layerfs mount --lower '"
+                + layers + "' --upper '" + base.resolve("upper") + "' --work '" + base.resolve("work") + "' '" + mnt + "'");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(Files.readString(mnt.resolve("etc/hostname"))).isEqualTo("layerfs-demo\n");
+        long pid = Cli.daemonPid(mnt).orElseThrow();
+        assertThat(Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ')).contains(" mount --foreground --notify-stdout ");
+        assertDetached(pid);
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+        ProcessHandle.of(pid).ifPresent(d -> d.onExit().join());
+    }
+
+    /** A session of its own without a terminal, stdin from /dev/null, stdout and stderr to the log. */
+    private void assertDetached(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // state ppid pgrp session tty_nr
+        assertThat(Long.parseLong(f[3])).as("session").isEqualTo(pid);
+        assertThat(f[4]).as("tty").isEqualTo("0");
+        Path fd = Path.of("/proc/" + pid + "/fd");
+        assertThat(Files.readSymbolicLink(fd.resolve("0"))).isEqualTo(Path.of("/dev/null"));
+        assertThat(Files.readSymbolicLink(fd.resolve("2"))).isEqualTo(base.resolve("work/layerfs.log"));
+    }
+
+    @Test
     void badInputIsOneLineAndNonZero() {
         Sh.Result r = Cli.run("mount --lower /nonexistent --upper '" + base.resolve("upper") + "' --work '"
                 + base.resolve("work") + "' '" + mnt + "'");

@@ -5,6 +5,7 @@ import io.layerfs.overlay.fuse.OverlayFuse;
 import io.layerfs.overlay.union.LayerStack;
 import io.layerfs.overlay.union.UnionFs;
 import io.layerfs.posix.ByteString;
+import io.layerfs.posix.Posix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +67,23 @@ public final class OverlayFs {
         }
         log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
         return new OverlayMount(mnt, loop, fs);
+    }
+
+    /**
+     * Loads what mounting with {@code binding} needs, ahead of the mount, e.g. on another thread while the
+     * caller is still busy: the libc binding, and for jnr-fuse a throwaway filesystem object (which loads the
+     * libfuse binding and generates its callback classes; a second one costs a tenth of the first). Nothing
+     * is mounted; a failure is left for the mount itself to report.
+     */
+    public static void warmUp(OverlayConfig.Binding binding) {
+        try {
+            Posix.getpid();
+            if (binding == OverlayConfig.Binding.JNR_FUSE) {
+                new OverlayFuse(null, () -> { });
+            }
+        } catch (RuntimeException | LinkageError e) {
+            log.debug("warming up {} failed: {}", binding.label, e.toString());
+        }
     }
 
     private static OverlayMount mountDevFuse(UnionFs fs, OverlayConfig.Options o, Path mnt) {

@@ -72,4 +72,6 @@ public interface LibC {
     int fchmodat(int dirFd, String path, int mode, int flags);
     int faccessat(int dirFd, String path, int mode, int flags);
     Pointer fdopendir(int fd);
+
+    int dup2(int oldFd, int newFd);
 }
