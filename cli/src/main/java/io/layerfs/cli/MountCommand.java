@@ -191,10 +191,19 @@ final class MountCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Mounts in this process, which then serves the mount: validates first, returns once the mount is live. */
+    /**
+     * Mounts in this process, which then serves the mount: validates first, returns once the mount is live.
+     * A serving process has no umask (modes arrive with the caller's already applied); if the mount fails,
+     * the user's comes back for whatever this process still writes (a container record, say).
+     */
     static OverlayMount mount(OverlayConfig config, Path mnt) {
-        Posix.umask(0); // a serving process: modes arrive with the caller's umask already applied
-        return OverlayFs.mount(config, mnt);
+        int umask = Posix.umask(0);
+        try {
+            return OverlayFs.mount(config, mnt);
+        } catch (RuntimeException | Error e) {
+            Posix.umask(umask);
+            throw e;
+        }
     }
 
     /** Serves the mount in this process until it is unmounted. */

@@ -6,6 +6,8 @@ import io.layerfs.testing.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -146,9 +148,10 @@ class MountCommandIT {
         }
     }
 
-    @Test
-    void foregroundServesUntilUnmounted() throws Exception {
-        Process fg = new ProcessBuilder("bash", "-c", "exec '" + Cli.launcher() + "' mount --foreground --lower '"
+    @ParameterizedTest
+    @ValueSource(strings = {"--foreground", "-f", "-vf"})
+    void foregroundServesUntilUnmounted(String option) throws Exception {
+        Process fg = new ProcessBuilder("bash", "-c", "exec '" + Cli.launcher() + "' mount " + option + " --lower '"
                 + layers + "' --upper '" + base.resolve("upper") + "' --work '" + base.resolve("work") + "' '" + mnt + "'")
                 .redirectErrorStream(true).start();
         try {
@@ -157,6 +160,9 @@ class MountCommandIT {
                 Thread.sleep(50);
             }
             assertThat(Mounts.isMountpoint(mnt)).isTrue();
+            // the launcher's own process serves, as the JVM it became (Ctrl-C reaches it), not a detached daemon
+            assertThat(Files.readString(Path.of("/proc/" + fg.pid() + "/comm")).trim()).isEqualTo("java");
+            assertThat(Cli.daemonPid(mnt)).isEmpty();
             assertThat(Files.readString(mnt.resolve("etc/hostname"))).isEqualTo("layerfs-demo\n");
             assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
             assertThat(fg.waitFor(10, TimeUnit.SECONDS)).isTrue();
