@@ -164,8 +164,7 @@ final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllC
             assertThat(pid.find()).isTrue();
             assertThat(Files.readString(Path.of("/proc/" + pid.group(1) + "/cmdline")).replace('\0', ' '))
                     .as("the daemon serving this container, with its binding")
-                    .contains("io.layerfs.cli.Layerfs ").contains(" mount ").contains(" --binding " + binding + " ")
-                    .endsWith(" " + mnt() + " ");
+                    .contains("io.layerfs.cli.Layerfs ").contains(" mount ").contains(" --binding " + binding + " ");
             return Long.parseLong(pid.group(1));
         }
 
