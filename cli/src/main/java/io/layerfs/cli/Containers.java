@@ -84,11 +84,13 @@ final class Containers {
     /**
      * Starts the daemon serving {@code r} and records its pid. In process (see {@link Daemon}), this process
      * mounts and is the daemon: the record names it before the mount, while files are still created with the
-     * user's umask (a serving process has none), and goes back to what it was if the mount fails.
+     * user's umask (a serving process has none), and goes back to what it was if the mount fails. The record
+     * keeps the binding, which a later {@code mount NAME} without --binding reuses.
      */
     ContainerRecord start(ContainerRecord r, OverlayConfig.Options options) throws IOException, InterruptedException {
         Path mnt = Path.of(r.mountpoint());
         Files.createDirectories(mnt);
+        r = r.withBinding(options.binding().label); // a later `mount NAME` mounts it the same way
         OverlayConfig config = config(r, options);
         config.validate(mnt);
         if (Daemon.inProcess()) {

@@ -127,6 +127,9 @@ final class MountCommand implements Callable<Integer> {
         if (c.state(r) != Containers.State.UNMOUNTED) {
             throw new UserError("container " + r.name() + " is already mounted at " + r.mountpoint());
         }
+        if (binding == null && r.binding() != null) {
+            options = options.withBinding(OverlayConfig.Binding.parse(r.binding())); // as it was mounted before
+        }
         c.start(r, options);
         System.out.println(r.name());
         return Daemon.inProcess() ? Daemon.detachAndServe() : 0;
@@ -152,7 +155,7 @@ final class MountCommand implements Callable<Integer> {
         Files.createDirectories(mnt);
         mnt = Mounts.canonical(mnt); // as the kernel and /proc/self/mountinfo will name it
         ContainerRecord r = new ContainerRecord(containerName, image, diffIds, mnt.toString(), 0,
-                Instant.now().toString(), false);
+                Instant.now().toString(), false, null);
         c.containers.create(r);
         try {
             for (String d : diffIds) {

@@ -126,22 +126,34 @@ class ContainerCommandsIT {
 
     /**
      * A mountpoint named through a symlinked directory (as /home -> /var/home): the kernel mounts at the real
-     * path, so the container records that one, and finds the container by either name of it.
+     * path, so the container records that one, and finds the container by either name of it. A `mount NAME`
+     * mounts with the binding the container had (here not the default one).
      */
     @Test
     void aMountpointNamedThroughASymlinkIsRecordedByItsRealPath() throws Exception {
         Path real = Files.createDirectories(base.resolve("real")).toRealPath();
         Path alias = Files.createSymbolicLink(base.resolve("alias"), real).resolve("mnt");
-        assertThat(ok("mount --name linked --layer " + baseLayer + " '" + alias + "'").trim()).isEqualTo("linked");
+        assertThat(ok("mount --name linked --binding jnr-fuse --layer " + baseLayer + " '" + alias + "'").trim())
+                .isEqualTo("linked");
+        assertThat(bindingServing("linked")).isEqualTo("jnr-fuse");
         assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isTrue();
         assertThat(ok("ps")).containsPattern("linked\\s.*\\s" + real.resolve("mnt") + "\\s+mounted\\s");
         ok("umount '" + alias + "'");
         assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isFalse();
         ok("mount linked");
+        assertThat(bindingServing("linked")).isEqualTo("jnr-fuse");
         assertThat(Files.readString(alias.resolve("etc/hostname"))).isEqualTo("layerfs-demo\n");
         assertThat(ok("rm '" + alias + "'").trim()).isEqualTo("linked");
         assertThat(Mounts.isMountpoint(real.resolve("mnt"))).isFalse();
         assertThat(root.resolve("containers/linked")).doesNotExist();
+    }
+
+    /** The binding of a container's daemon (by the pid in its record): dev-fuse's workers are layerfs-fuse-N. */
+    private String bindingServing(String container) throws IOException {
+        java.util.regex.Matcher pid = java.util.regex.Pattern.compile("\"pid\" : (\\d+)")
+                .matcher(Files.readString(root.resolve("containers/" + container + "/container.json")));
+        assertThat(pid.find()).isTrue();
+        return Sh.ok("cat /proc/" + pid.group(1) + "/task/*/comm").contains("layerfs-fuse-") ? "dev-fuse" : "jnr-fuse";
     }
 
     @Test
