@@ -4,7 +4,6 @@ import io.layerfs.overlay.OverlayConfig;
 import io.layerfs.overlay.OverlayFs;
 import io.layerfs.overlay.OverlayMount;
 import io.layerfs.posix.ByteString;
-import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -86,8 +85,8 @@ final class Daemon {
         }
         System.out.flush();
         System.err.flush();
-        dup2(logFd, 1);
-        dup2(logFd, 2);
+        Posix.dup2(logFd, 1);
+        Posix.dup2(logFd, 2);
         Posix.close(logFd);
         logFd = -1;
         int statusFd = Integer.parseInt(System.getProperty(STATUS_FD_PROPERTY));
@@ -98,12 +97,6 @@ final class Daemon {
         Posix.close(statusFd);
         mounted.awaitUnmount();
         return 0;
-    }
-
-    private static void dup2(int from, int to) {
-        if (Posix.libc().dup2(from, to) < 0) {
-            throw new Errno(Posix.runtime().getLastError(), "dup2 " + from + " " + to);
-        }
     }
 
     /** How a daemon's JVM runs: its options, and environment variables to set. */

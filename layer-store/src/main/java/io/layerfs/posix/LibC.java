@@ -36,6 +36,8 @@ public interface LibC {
     int mknod(String path, int mode, long dev);
     int lchown(String path, int uid, int gid);
     int chmod(String path, int mode);
+
+    int fchmod(int fd, int mode);
     int utimensat(int dirFd, String path, @In Pointer times, int flags);
     @ssize_t long lgetxattr(String path, String name, @Out Pointer value, @size_t long size);
     int lsetxattr(String path, String name, @In Pointer value, @size_t long size, int flags);

@@ -366,6 +366,15 @@ public final class Posix {
         return check(LIBC.pwrite(fd, buf, count, offset), "pwrite", "fd " + fd);
     }
 
+    public static void fchmod(int fd, int mode) {
+        check(LIBC.fchmod(fd, mode), "fchmod", "fd " + fd);
+    }
+
+    /** dup2(2): {@code to} becomes a copy of {@code from}. */
+    public static void dup2(int from, int to) {
+        check(LIBC.dup2(from, to), "dup2", "fd " + from + " to " + to);
+    }
+
     public static void ftruncate(int fd, long length) {
         check(LIBC.ftruncate(fd, length), "ftruncate", "fd " + fd);
     }

@@ -2,6 +2,7 @@ package io.layerfs.overlay.devfuse;
 
 import io.layerfs.overlay.union.Caller;
 import io.layerfs.overlay.union.DirListing;
+import io.layerfs.overlay.union.MergedPath;
 import io.layerfs.overlay.union.OpenFile;
 import io.layerfs.overlay.union.UnionFs;
 import io.layerfs.posix.Errno;
@@ -53,10 +54,22 @@ final class DevFuseServer {
 
     private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
     /**
-     * The one backing file of each node with passthrough handles: {backing id, fd, handles}. The kernel takes
-     * one backing file per FUSE inode; a second, different one makes that open fail with EIO.
+     * A backing file registered with the kernel: its id, the read-write fd of the upper file behind it, and how
+     * many passthrough handles use it. The kernel takes one per FUSE inode (a second, different one makes that
+     * open fail with EIO), so every passthrough handle of a node shares its node's.
      */
-    private final Map<Long, int[]> backings = new java.util.HashMap<>();
+    private static final class Backing {
+        final int id;
+        final int fd;
+        int handles;
+
+        Backing(int id, int fd) {
+            this.id = id;
+            this.fd = fd;
+        }
+    }
+
+    private final Map<Long, Backing> backings = new java.util.HashMap<>();
 
     /**
      * An open directory: its listing, taken when the kernel reads from the start (none when the kernel serves
@@ -229,8 +242,7 @@ final class DevFuseServer {
         }
 
         private String childPath(long parent, String name) {
-            String dir = nodes.path(parent);
-            return dir.equals("/") ? "/" + name : dir + "/" + name;
+            return MergedPath.child(nodes.path(parent), name);
         }
 
         private Caller caller() {
@@ -506,46 +518,59 @@ final class DevFuseServer {
          * go through the daemon, so a read-only handle still sees the file once another one copies it up.
          */
         private boolean putPassthrough(long node, OpenFile f) {
-            if (!nodes.opened(node, passthrough && f.inUpper())) {
-                handles.put(f.id, new Handle(node, 0));
-                return false;
+            if (nodes.opened(node, passthrough && f.inUpper())) {
+                int id = acquireBacking(node, f);
+                if (id > 0) {
+                    handles.put(f.id, new Handle(node, id));
+                    out.putLong(f.id);
+                    out.putInt(Fuse.FOPEN_PASSTHROUGH);
+                    out.putInt(id);
+                    return true;
+                }
+                log.warn("FUSE passthrough unavailable ({}); serving reads and writes", Errno.name(-id));
+                passthrough = false;
+                nodes.opened(node, false); // through the page cache instead
             }
-            int id;
+            handles.put(f.id, new Handle(node, 0));
+            return false;
+        }
+
+        /**
+         * The node's backing id for one more passthrough handle, registering the backing file with its first
+         * (opened read-write, whatever this open asked for, as later opens share it); -errno if the kernel refuses.
+         */
+        private int acquireBacking(long node, OpenFile f) {
             synchronized (backings) {
-                int[] b = backings.get(node);
+                Backing b = backings.get(node);
                 if (b == null) {
-                    // opened read-write whatever this open asked for: later opens of the node share it
                     int bfd = Posix.open("/proc/self/fd/" + f.fd(), Posix.O_RDWR, 0);
                     stat.putInt(0, bfd);                         // struct fuse_backing_map { fd, flags, padding }
                     stat.putInt(4, 0);
                     stat.putLong(8, 0);
-                    int registered = Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_OPEN, statPtr);
-                    if (registered <= 0) {
+                    int id = Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_OPEN, statPtr);
+                    if (id <= 0) {
                         Posix.close(bfd);
-                        b = new int[]{registered, -1, 0};
-                    } else {
-                        b = new int[]{registered, bfd, 0};
-                        backings.put(node, b);
+                        return id;
                     }
+                    b = new Backing(id, bfd);
+                    backings.put(node, b);
                 }
-                id = b[0];
-                if (id > 0) {
-                    b[2]++;
+                b.handles++;
+                return b.id;
+            }
+        }
+
+        /** After a passthrough handle's release: the last one unregisters its node's backing file. */
+        private void releaseBacking(long node) {
+            synchronized (backings) {
+                Backing b = backings.get(node);
+                if (b != null && --b.handles == 0) {
+                    backings.remove(node);
+                    stat.putInt(0, b.id);
+                    Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_CLOSE, statPtr);
+                    Posix.close(b.fd);
                 }
             }
-            if (id <= 0) {
-                log.warn("FUSE passthrough unavailable ({}); serving reads and writes", Errno.name(-id));
-                passthrough = false;
-                nodes.closed(node, true);
-                nodes.opened(node, false);
-                handles.put(f.id, new Handle(node, 0));
-                return false;
-            }
-            handles.put(f.id, new Handle(node, id));
-            out.putLong(f.id);
-            out.putInt(Fuse.FOPEN_PASSTHROUGH);
-            out.putInt(id);
-            return true;
         }
 
         private void create() {
@@ -564,17 +589,10 @@ final class DevFuseServer {
         private void release(long fh) {
             Handle h = handles.remove(fh);
             if (h != null) {
-                nodes.closed(h.node(), h.backingId() != 0);
                 if (h.backingId() != 0) {
-                    synchronized (backings) {
-                        int[] b = backings.get(h.node());
-                        if (b != null && --b[2] == 0) {
-                            backings.remove(h.node());
-                            stat.putInt(0, b[0]);
-                            Posix.ioctlOrErrno(fd, Fuse.DEV_IOC_BACKING_CLOSE, statPtr);
-                            Posix.close(b[1]);
-                        }
-                    }
+                    releaseBacking(h.node());
+                } else {
+                    nodes.cachedClosed(h.node());
                 }
             }
             fs.release(fh);
@@ -671,8 +689,7 @@ final class DevFuseServer {
             }
             for (int i = snap.firstAfter(offset); i < snap.size(); i++) {
                 DirListing.Entry e = snap.entry(i);
-                String child = dir.equals("/") ? "/" + e.name() : dir + "/" + e.name();
-                if (!putDirent(plus, limit, e.name(), e.ino(), e.type(), snap.cookie(i), child)) {
+                if (!putDirent(plus, limit, e.name(), e.ino(), e.type(), snap.cookie(i), MergedPath.child(dir, e.name()))) {
                     return;
                 }
             }

@@ -24,16 +24,23 @@ final class DirSnapshot {
     DirSnapshot(DirListing listing) {
         this.listing = listing;
         List<DirListing.Entry> list = listing.entries();
-        entries = list.toArray(new DirListing.Entry[0]);
-        Arrays.sort(entries, Comparator.comparingLong((DirListing.Entry e) -> cookie(e.name()))
-                .thenComparing(DirListing.Entry::name));
-        cookies = new long[entries.length];
+        Keyed[] keyed = new Keyed[list.size()];
+        for (int i = 0; i < keyed.length; i++) {
+            keyed[i] = new Keyed(cookie(list.get(i).name()), list.get(i)); // each name hashed once, not per comparison
+        }
+        Arrays.sort(keyed, Comparator.comparingLong(Keyed::cookie).thenComparing(k -> k.entry().name()));
+        entries = new DirListing.Entry[keyed.length];
+        cookies = new long[keyed.length];
         long previous = AFTER_DOTDOT;
-        for (int i = 0; i < entries.length; i++) {
+        for (int i = 0; i < keyed.length; i++) {
+            entries[i] = keyed[i].entry();
             // a 62-bit collision would share a cookie: the later name takes the next free value instead
-            previous = Math.max(cookie(entries[i].name()), previous + 1);
+            previous = Math.max(keyed[i].cookie(), previous + 1);
             cookies[i] = previous;
         }
+    }
+
+    private record Keyed(long cookie, DirListing.Entry entry) {
     }
 
     int size() {

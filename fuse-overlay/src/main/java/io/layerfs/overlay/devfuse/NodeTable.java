@@ -1,5 +1,6 @@
 package io.layerfs.overlay.devfuse;
 
+import io.layerfs.overlay.union.MergedPath;
 import io.layerfs.posix.Errno;
 
 import java.util.ArrayList;
@@ -26,9 +27,8 @@ final class NodeTable {
         /** mtime (ns) and size the file had when last opened: unchanged means the kernel's cached pages are good. */
         long openedMtime = -1;
         long openedSize = -1;
-        /** Open handles that go through the kernel's page cache, and ones passed through to a backing file. */
+        /** Open handles that go through the kernel's page cache (none may be passed through meanwhile). */
         int cachedOpens;
-        int passthroughOpens;
 
         Entry(String path, long upperIno) {
             this.path = path;
@@ -152,10 +152,7 @@ final class NodeTable {
 
     /** {@code path} with its prefix {@code from} replaced by {@code to}; null when not at or below {@code from}. */
     private static String moved(String path, String from, String to) {
-        if (path.equals(from)) {
-            return to;
-        }
-        return path.startsWith(from) && path.charAt(from.length()) == '/' ? to + path.substring(from.length()) : null;
+        return MergedPath.isWithin(path, from) ? to + path.substring(from.length()) : null; // (never the root)
     }
 
     /** Gives every live node name that {@code move} maps (to non-null) its new name. */
@@ -206,21 +203,17 @@ final class NodeTable {
             return false;
         }
         if (wantPassthrough && e.cachedOpens == 0) {
-            e.passthroughOpens++;
             return true;
         }
         e.cachedOpens++;
         return false;
     }
 
-    synchronized void closed(long id, boolean passthrough) {
+    /** A handle that {@link #opened} did not pass through is closed. */
+    synchronized void cachedClosed(long id) {
         Entry e = byId.get(id);
         if (e != null) {
-            if (passthrough) {
-                e.passthroughOpens--;
-            } else {
-                e.cachedOpens--;
-            }
+            e.cachedOpens--;
         }
     }
 

@@ -1,25 +1,25 @@
 package io.layerfs.overlay.union;
 
 /** Helpers for merged paths as FUSE hands them over: absolute, "/" for the root, no trailing slash. */
-final class MergedPath {
+public final class MergedPath {
     private MergedPath() {
     }
 
-    static String parent(String path) {
+    public static String parent(String path) {
         int i = path.lastIndexOf('/');
         return i <= 0 ? "/" : path.substring(0, i);
     }
 
-    static String name(String path) {
+    public static String name(String path) {
         return path.substring(path.lastIndexOf('/') + 1);
     }
 
-    static String child(String dir, String name) {
+    public static String child(String dir, String name) {
         return dir.equals("/") ? "/" + name : dir + "/" + name;
     }
 
     /** True when {@code path} is {@code dir} itself or lies below it. */
-    static boolean isWithin(String path, String dir) {
+    public static boolean isWithin(String path, String dir) {
         return dir.equals("/") || path.equals(dir) || (path.startsWith(dir) && path.charAt(dir.length()) == '/');
     }
 }

@@ -264,12 +264,7 @@ public final class UnionFs {
             int m = st.permissions();
             int kill = (m & Stat.S_ISUID) | ((m & (Stat.S_ISGID | 010)) == (Stat.S_ISGID | 010) ? Stat.S_ISGID : 0);
             if (st.isRegular() && kill != 0) {
-                writeLock.lock();
-                try {
-                    Posix.chmod(existing(path).real, m & ~kill);
-                } finally {
-                    writeLock.unlock();
-                }
+                Posix.fchmod(f.fd(), m & ~kill); // the file opened (in the upper), whatever its name is by now
             }
         }
         return f;
