@@ -472,6 +472,49 @@ class ConcurrencyTest {
         assertThat(names(m + "/bin")).isEqualTo(before);
     }
 
+    /**
+     * Readers of one big directory at once, each listing taking dozens of READDIR replies (which dev-fuse keeps per
+     * directory, not per open), while a writer keeps adding and removing a few names, so the kernel drops and
+     * refills its cached listing all the time: every listing has every untouched name exactly once.
+     */
+    @Test
+    void readersOfABigDirectoryAtOnceSeeEveryNameOnce() throws Exception {
+        fx = new MountFixture(TestImages.kernelFormat());
+        String big = ByteString.of(fx.mnt()) + "/tmp/big";
+        fx.sh("mkdir tmp/big && cd tmp/big && for i in $(seq 2000); do : > untouched-name-$i; done");
+        Set<String> stable = new HashSet<>(names(big));
+        assertThat(stable).hasSize(2000);
+        long until = System.nanoTime() + 3_000_000_000L;
+        AtomicInteger listings = new AtomicInteger();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        threads.add(start(() -> {
+            Random rnd = new Random(7);
+            while (System.nanoTime() < until) {
+                String p = big + "/new-" + rnd.nextInt(8);
+                if (Posix.lstatOrNull(p) == null) {
+                    Posix.close(Posix.open(p, Posix.O_CREAT | Posix.O_EXCL | Posix.O_WRONLY, 0644));
+                } else {
+                    Posix.unlink(p);
+                }
+                Thread.sleep(1);
+            }
+            return null;
+        }, errors));
+        for (int r = 0; r < 4; r++) {
+            int id = r;
+            threads.add(start(() -> {
+                while (System.nanoTime() < until) {
+                    checkListing("tmp/big", id == 0 ? viaJava(Path.of(big)) : Posix.list(big), stable, List.of());
+                    listings.incrementAndGet();
+                }
+                return null;
+            }, errors));
+        }
+        joinAll(threads, 30, errors);
+        assertThat(listings.get()).as("listings made").isGreaterThan(8);
+    }
+
     private static void checkListing(String dir, List<DirEntry> entries, Set<String> stable, List<String> volatileNames) {
         Set<String> seen = new HashSet<>();
         for (DirEntry e : entries) {

@@ -1,5 +1,7 @@
 package io.layerfs.overlay.devfuse;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.layerfs.overlay.union.Caller;
 import io.layerfs.overlay.union.DirListing;
 import io.layerfs.overlay.union.MergedPath;
@@ -17,7 +19,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -40,14 +41,20 @@ final class DevFuseServer {
      * under two names (ESTALE) or a stale negative entry.
      */
     private final ReentrantReadWriteLock pathLock = new ReentrantReadWriteLock();
-    private final Map<Long, DirHandle> dirs = new ConcurrentHashMap<>();
-    private final AtomicLong nextDirHandle = new AtomicLong(1);
+    /**
+     * Listings being read, by directory node: taken when the kernel reads from the start, then served in pieces
+     * by cookie. There are no directory handles (the kernel opens directories without asking, see
+     * {@link Worker#opendir}); a listing read to its end is dropped, an abandoned one ages out.
+     */
+    private final Cache<Long, DirSnapshot> listings = Caffeine.newBuilder().maximumSize(256).build();
     private final double entryTimeout;
     private final double attrTimeout;
     private final double negativeTimeout;
     private volatile boolean destroyed;
     /** Negotiated at INIT: the kernel reads and writes upper files itself (FUSE passthrough, Linux 6.9+). */
     private volatile boolean passthrough;
+    /** Negotiated at INIT: the kernel opens directories without OPENDIR once told ENOSYS. */
+    private volatile boolean noOpendir;
     /** What each open file handle is: its node, and its passthrough backing id (0 when served here). */
     private record Handle(long node, int backingId) {
     }
@@ -70,21 +77,6 @@ final class DevFuseServer {
     }
 
     private final Map<Long, Backing> backings = new java.util.HashMap<>();
-
-    /**
-     * An open directory: its listing, taken when the kernel reads from the start (none when the kernel serves
-     * the directory from its cache), then served in pieces by cookie.
-     */
-    private static final class DirHandle {
-        DirSnapshot snapshot;
-
-        synchronized DirSnapshot snapshot(UnionFs fs, String path, long offset) {
-            if (snapshot == null || offset == 0) { // offset 0: opendir or rewinddir, which must see changes
-                snapshot = new DirSnapshot(fs.readdir(path));
-            }
-            return snapshot;
-        }
-    }
 
     DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout, double negativeTimeout) {
         this.fs = fs;
@@ -184,7 +176,7 @@ final class DevFuseServer {
                     case Fuse.OPENDIR -> opendir();
                     case Fuse.READDIR -> readdir(false);
                     case Fuse.READDIRPLUS -> readdir(true);
-                    case Fuse.RELEASEDIR -> dirs.remove(in.getLong());
+                    case Fuse.RELEASEDIR -> { }
                     case Fuse.SETXATTR -> setxattr();
                     case Fuse.GETXATTR -> getxattr();
                     case Fuse.LISTXATTR -> listxattr();
@@ -195,7 +187,7 @@ final class DevFuseServer {
                     }
                     case Fuse.DESTROY -> destroyed = true;
                     default -> {
-                        reply(-38); // ENOSYS
+                        reply(-Errno.ENOSYS);
                         return;
                     }
                 }
@@ -316,6 +308,7 @@ final class DevFuseServer {
             long want = Fuse.ASYNC_READ | Fuse.ATOMIC_O_TRUNC | Fuse.BIG_WRITES | Fuse.DO_READDIRPLUS
                     | Fuse.READDIRPLUS_AUTO | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
             passthrough = (offered2 & Fuse.FLAGS2_PASSTHROUGH) != 0;
+            noOpendir = (offered & Fuse.NO_OPENDIR_SUPPORT) != 0;
             if (passthrough) {
                 want |= Fuse.INIT_EXT;
             }
@@ -653,12 +646,19 @@ final class DevFuseServer {
 
         // ------------------------------------------------------------ directories
 
+        /**
+         * Kernels that can open a directory without asking (FUSE_NO_OPENDIR_SUPPORT, 5.1+) get ENOSYS once and
+         * then send no OPENDIR or RELEASEDIR at all: two requests fewer per directory of a walk, and the listing
+         * cache stays on (the kernel's default then is FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE). Older kernels get
+         * handle 0 and the same flags. The kernel drops a cached listing itself when the directory changes
+         * through the mount.
+         */
         private void opendir() {
-            long id = nextDirHandle.getAndIncrement();
+            if (noOpendir) {
+                throw new Errno(Errno.ENOSYS, "opendir");
+            }
             fs.lookup(path());
-            dirs.put(id, new DirHandle());
-            out.putLong(id);
-            // the kernel may cache the listing: it drops it itself when the directory changes through the mount
+            out.putLong(0);
             out.putInt(Fuse.FOPEN_CACHE_DIR | Fuse.FOPEN_KEEP_CACHE);
             out.putInt(0);
         }
@@ -669,15 +669,15 @@ final class DevFuseServer {
          * directory's current path, which a rename since opendir may have changed.
          */
         private void readdir(boolean plus) {
-            long fh = in.getLong();
+            in.getLong(); // fh: always 0
             long offset = in.getLong();
             int size = in.getInt();
-            DirHandle d = dirs.get(fh);
-            if (d == null) {
-                throw new Errno(Errno.EBADF, "dir handle " + fh);
-            }
             String dir = path();
-            DirSnapshot snap = d.snapshot(fs, dir, offset);
+            DirSnapshot snap = offset == 0 ? null : listings.getIfPresent(nodeid);
+            if (snap == null) { // offset 0 (opendir or rewinddir) must see changes; a later one continues by cookie
+                snap = new DirSnapshot(fs.readdir(dir));
+                listings.put(nodeid, snap);
+            }
             int limit = Fuse.OUT_HEADER + Math.min(size, Fuse.MAX_WRITE);
             if (offset < DirSnapshot.AFTER_DOT
                     && !putDirent(plus, limit, ".", snap.listing.ino(), Stat.S_IFDIR, DirSnapshot.AFTER_DOT, null)) {
@@ -693,6 +693,7 @@ final class DevFuseServer {
                     return;
                 }
             }
+            listings.asMap().remove(nodeid, snap); // read to its end
         }
 
         /**
