@@ -46,7 +46,7 @@ final class DevFuseServer {
      * by cookie. There are no directory handles (the kernel opens directories without asking, see
      * {@link Worker#opendir}); a listing read to its end is dropped, an abandoned one ages out.
      */
-    private final Cache<Long, DirSnapshot> listings = Caffeine.newBuilder().maximumSize(256).build();
+    private final Cache<Long, DirSnapshot> listings = Caffeine.newBuilder().maximumSize(256).executor(Runnable::run).build();
     private final double entryTimeout;
     private final double attrTimeout;
     private final double negativeTimeout;
@@ -305,8 +305,10 @@ final class DevFuseServer {
             if (major != Fuse.KERNEL_VERSION) {
                 throw new Errno(Errno.EIO, "FUSE protocol " + major + "." + minor);
             }
+            // READDIRPLUS always, not READDIRPLUS_AUTO: with AUTO, every piece of a listing after the first is a
+            // plain READDIR and a walk that stats then sends a LOOKUP per entry (29k more requests over /usr)
             long want = Fuse.ASYNC_READ | Fuse.ATOMIC_O_TRUNC | Fuse.BIG_WRITES | Fuse.DO_READDIRPLUS
-                    | Fuse.READDIRPLUS_AUTO | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
+                    | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
             passthrough = (offered2 & Fuse.FLAGS2_PASSTHROUGH) != 0;
             noOpendir = (offered & Fuse.NO_OPENDIR_SUPPORT) != 0;
             if (passthrough) {

@@ -18,7 +18,7 @@ final class Fuse {
 
     // INIT flags
     static final long ASYNC_READ = 1L, ATOMIC_O_TRUNC = 1L << 3, BIG_WRITES = 1L << 5, DO_READDIRPLUS = 1L << 13,
-            READDIRPLUS_AUTO = 1L << 14, ASYNC_DIO = 1L << 15, PARALLEL_DIROPS = 1L << 18, MAX_PAGES = 1L << 22,
+            ASYNC_DIO = 1L << 15, PARALLEL_DIROPS = 1L << 18, MAX_PAGES = 1L << 22,
             CACHE_SYMLINKS = 1L << 23, NO_OPENDIR_SUPPORT = 1L << 24, INIT_EXT = 1L << 30;
 
     /** INIT flags2 (the high word, with INIT_EXT): reads and writes go from the kernel to a backing file. */

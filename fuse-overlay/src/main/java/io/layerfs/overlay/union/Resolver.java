@@ -24,7 +24,8 @@ final class Resolver {
 
     Resolver(LayerStack stack, long cacheSize) {
         this.stack = stack;
-        this.cache = Caffeine.newBuilder().maximumSize(cacheSize).build();
+        // maintenance (eviction) on the calling thread: no hand-off to the common pool for each batch of changes
+        this.cache = Caffeine.newBuilder().maximumSize(cacheSize).executor(Runnable::run).build();
     }
 
     /** The node for a merged path; {@link Node#ABSENT} when it does not exist. */
