@@ -392,7 +392,10 @@ public final class UnionFs {
                 throw new Errno(Errno.ENOTEMPTY, "rmdir " + path);
             }
             remove(n);
-            resolver.invalidateTree(path);
+            // not invalidateTree (a scan of the whole cache, milliseconds per rmdir in a big walk): below an empty
+            // directory only absences can be cached, and they stay true, since a directory made at this path
+            // again is opaque, and a rename to it drops the cache below it
+            resolver.invalidate(path);
         } finally {
             writeLock.unlock();
         }
