@@ -3,8 +3,8 @@ package io.layerfs.overlay.devfuse;
 import io.layerfs.overlay.union.DirListing;
 
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
+import java.util.function.ToLongFunction;
 
 /**
  * A directory listing as READDIR serves it: entries ordered by a cookie (the offset the kernel hands back to
@@ -22,25 +22,52 @@ final class DirSnapshot {
     private final long[] cookies;
 
     DirSnapshot(DirListing listing) {
+        this(listing, DirSnapshot::cookie);
+    }
+
+    /** With another name hash: lets a test make names collide. */
+    DirSnapshot(DirListing listing, ToLongFunction<String> hash) {
         this.listing = listing;
         List<DirListing.Entry> list = listing.entries();
-        Keyed[] keyed = new Keyed[list.size()];
-        for (int i = 0; i < keyed.length; i++) {
-            keyed[i] = new Keyed(cookie(list.get(i).name()), list.get(i)); // each name hashed once, not per comparison
+        int n = list.size();
+        // Ordered by a primitive sort of the cookies, each entry then dropped into its place: no comparator
+        // over objects, whose sort the JIT compiles again and again in a daemon's first minutes.
+        long[] hashes = new long[n];
+        for (int i = 0; i < n; i++) {
+            hashes[i] = hash.applyAsLong(list.get(i).name());
         }
-        Arrays.sort(keyed, Comparator.comparingLong(Keyed::cookie).thenComparing(k -> k.entry().name()));
-        entries = new DirListing.Entry[keyed.length];
-        cookies = new long[keyed.length];
+        long[] sorted = hashes.clone();
+        Arrays.sort(sorted);
+        entries = new DirListing.Entry[n];
+        for (int i = 0; i < n; i++) {
+            int at = Arrays.binarySearch(sorted, hashes[i]);
+            while (at > 0 && sorted[at - 1] == hashes[i]) {
+                at--;
+            }
+            while (entries[at] != null) { // a 62-bit collision: the next place of the same hash
+                at++;
+            }
+            entries[at] = list.get(i);
+        }
+        cookies = new long[n];
         long previous = AFTER_DOTDOT;
-        for (int i = 0; i < keyed.length; i++) {
-            entries[i] = keyed[i].entry();
-            // a 62-bit collision would share a cookie: the later name takes the next free value instead
-            previous = Math.max(keyed[i].cookie(), previous + 1);
+        for (int i = 0; i < n; i++) {
+            if (i > 0 && sorted[i] == sorted[i - 1]) {
+                orderCollisionByName(i, sorted);
+            }
+            // colliding names share a hash: the later one (by name) takes the next free cookie instead
+            previous = Math.max(sorted[i], previous + 1);
             cookies[i] = previous;
         }
     }
 
-    private record Keyed(long cookie, DirListing.Entry entry) {
+    /** Moves entry {@code i} back among the entries of the same hash until they are in name order. */
+    private void orderCollisionByName(int i, long[] sorted) {
+        for (int j = i; j > 0 && sorted[j - 1] == sorted[j] && entries[j - 1].name().compareTo(entries[j].name()) > 0; j--) {
+            DirListing.Entry t = entries[j - 1];
+            entries[j - 1] = entries[j];
+            entries[j] = t;
+        }
     }
 
     int size() {
