@@ -36,6 +36,7 @@ public final class Errno extends RuntimeException {
             case ENOSPC -> "ENOSPC";
             case ERANGE -> "ERANGE";
             case ENAMETOOLONG -> "ENAMETOOLONG";
+            case ENOSYS -> "ENOSYS";
             case ENOTEMPTY -> "ENOTEMPTY";
             case ELOOP -> "ELOOP";
             case ENODATA -> "ENODATA";

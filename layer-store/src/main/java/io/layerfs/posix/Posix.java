@@ -34,6 +34,7 @@ public final class Posix {
     private static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
     private static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
     private static final int XATTR_MAX = 65536;
+    private static final int XATTR_FIRST_TRY = 256;
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -426,29 +427,41 @@ public final class Posix {
     /** The value of an xattr, or null when it is absent (ENODATA) or unsupported. */
     public static byte[] lgetxattr(String path, String name) {
         Pointer buf = SCRATCH.get().big;
-        long n;
-        if (isLong(path)) {
-            try {
-                n = longProc("lgetxattr " + name, path, p -> LIBC.lgetxattr(p, name, buf, XATTR_MAX));
-            } catch (Errno e) {
-                if (e.errno == Errno.ENODATA || e.errno == Errno.EOPNOTSUPP) {
-                    return null;
-                }
-                throw e;
-            }
-        } else {
-            n = LIBC.lgetxattr(path, name, buf, XATTR_MAX);
+        long n = xattrCall("lgetxattr " + name, path, (p, size) -> LIBC.lgetxattr(p, name, buf, size));
+        if (n == -Errno.ENODATA || n == -Errno.EOPNOTSUPP) {
+            return null;
         }
         if (n < 0) {
-            int errno = RUNTIME.getLastError();
-            if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP) {
-                return null;
-            }
-            throw new Errno(errno, "lgetxattr " + name + " " + path);
+            throw new Errno((int) -n, "lgetxattr " + name + " " + path);
         }
         byte[] value = new byte[(int) n];
         buf.get(0, value, 0, value.length);
         return value;
+    }
+
+    /**
+     * An xattr read into the scratch buffer: its length, or -errno. The kernel allocates and zeroes a buffer as
+     * big as the one offered (64 KiB would cost more than the call itself), so a small size is tried first.
+     */
+    private static long xattrCall(String call, String path, XattrCall xattr) {
+        long n = xattrCall(call, path, xattr, XATTR_FIRST_TRY);
+        return n == -Errno.ERANGE ? xattrCall(call, path, xattr, XATTR_MAX) : n;
+    }
+
+    private static long xattrCall(String call, String path, XattrCall xattr, int size) {
+        if (isLong(path)) {
+            try {
+                return longProc(call, path, p -> xattr.call(p, size));
+            } catch (Errno e) {
+                return -e.errno;
+            }
+        }
+        long n = xattr.call(path, size);
+        return n < 0 ? -RUNTIME.getLastError() : n;
+    }
+
+    private interface XattrCall {
+        long call(String path, int size);
     }
 
     public static void lsetxattr(String path, String name, byte[] value, int flags) {
@@ -463,8 +476,10 @@ public final class Posix {
 
     public static List<String> llistxattr(String path) {
         Pointer buf = SCRATCH.get().big;
-        long n = isLong(path) ? longProc("llistxattr", path, p -> LIBC.llistxattr(p, buf, XATTR_MAX))
-                : check(LIBC.llistxattr(path, buf, XATTR_MAX), "llistxattr", path);
+        long n = xattrCall("llistxattr", path, (p, size) -> LIBC.llistxattr(p, buf, size));
+        if (n < 0) {
+            throw new Errno((int) -n, "llistxattr " + path);
+        }
         List<String> names = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < n; i++) {

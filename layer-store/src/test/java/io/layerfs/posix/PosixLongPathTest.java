@@ -182,6 +182,21 @@ class PosixLongPathTest {
         assertThat(Posix.lgetxattr(l + "/file", "user.none")).isNull();
         assertThat(outcome(() -> Posix.lsetxattr(l + "/file", "user.long", new byte[]{1}, Posix.XATTR_CREATE)))
                 .isEqualTo("EEXIST");
+        // bigger than the first buffer tried: a 1000-byte value, and a list of 20 long names
+        byte[] big = "0123456789".repeat(100).getBytes(StandardCharsets.US_ASCII);
+        Posix.lsetxattr(l + "/file", "user.big", big, 0);
+        assertThat(Posix.lgetxattr(l + "/file", "user.big")).isEqualTo(big);
+        assertThat(Posix.lgetxattr(s + "/file", "user.big")).isEqualTo(big);
+        Posix.lremovexattr(l + "/file", "user.big");
+        List<String> many = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            many.add("user.a-rather-long-attribute-name-" + i);
+            Posix.lsetxattr(l + "/file", many.get(i), new byte[]{'v'}, 0);
+        }
+        assertThat(Posix.llistxattr(l + "/file")).isEqualTo(Posix.llistxattr(s + "/file")).containsAll(many);
+        for (String n : many) {
+            Posix.lremovexattr(s + "/file", n);
+        }
         Posix.lremovexattr(l + "/file", "user.long");
         assertThat(Posix.lgetxattr(s + "/file", "user.long")).isNull();
         assertThat(outcome(() -> Posix.lremovexattr(l + "/file", "user.long"))).isEqualTo("ENODATA");
