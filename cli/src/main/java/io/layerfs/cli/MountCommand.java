@@ -77,6 +77,10 @@ final class MountCommand implements Callable<Integer> {
                     + "change made through one name late.")
     Double attrTimeout;
 
+    @Option(names = "--volatile", description = "Never fsync (not copy-ups, not callers' fsyncs), as overlayfs's "
+            + "volatile: faster, but a crash may lose writes; the upper then refuses to mount again until WORK/work/incompat/volatile is removed.")
+    boolean volatileMount;
+
     @Option(names = "--log", paramLabel = "FILE", description = "Daemon log file (default: WORK/layerfs.log, or the container's).")
     Path logFile;
 
@@ -91,7 +95,8 @@ final class MountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        OverlayConfig.Options options = OverlayConfig.Options.defaults().withSingleThreaded(singleThreaded).withDebug(debug);
+        OverlayConfig.Options options = OverlayConfig.Options.defaults().withSingleThreaded(singleThreaded).withDebug(debug)
+                .withVolatile(volatileMount);
         if (attrTimeout != null) {
             if (attrTimeout < 0) {
                 throw new ParameterException(spec.commandLine(), "--attr-timeout must not be negative");
@@ -251,6 +256,9 @@ final class MountCommand implements Callable<Integer> {
         }
         if (config.options().attrTimeout() >= 0) {
             args.addAll(List.of("--attr-timeout", Double.toString(config.options().attrTimeout())));
+        }
+        if (config.options().volatileMount()) {
+            args.add("--volatile");
         }
         args.addAll(List.of("--binding", config.options().binding().label));
         args.add(mnt.toString());

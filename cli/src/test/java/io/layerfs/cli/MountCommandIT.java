@@ -185,4 +185,41 @@ class MountCommandIT {
         }
         assertThat(Mounts.isMountpoint(mnt)).isFalse();
     }
+
+    /**
+     * {@code --volatile}: a clean umount (right away remounted) and a SIGTERM leave an upper that mounts again; a
+     * killed daemon's leaves its mark, and the next mount is refused with one line, until the user removes it.
+     */
+    @Test
+    void aVolatileUpperLeftByAKilledDaemonIsNotMountedAgainUnasked() throws Exception {
+        Path mark = base.resolve("work/work/incompat/volatile");
+        assertThat(mount("--volatile").exit()).isZero();
+        Sh.ok("echo one > '" + mnt + "/one'");
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+        Sh.Result r = mount("");
+        assertThat(r.exit()).as(r.err()).isZero(); // no race with the old daemon's last step
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
+
+        assertThat(mount("--volatile").exit()).isZero();
+        ProcessHandle daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
+        daemon.destroy(); // SIGTERM: unmounts, syncs, drops the mark
+        daemon.onExit().get(15, TimeUnit.SECONDS);
+        assertThat(mark).doesNotExist();
+
+        assertThat(mount("--volatile").exit()).isZero();
+        Sh.ok("echo two > '" + mnt + "/two'");
+        daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
+        daemon.destroyForcibly();
+        daemon.onExit().get(15, TimeUnit.SECONDS);
+        assertThat(Cli.run("umount '" + mnt + "'").exit()).as("umount clears the dead mount").isZero();
+        r = mount("");
+        assertThat(r.exit()).isNotZero();
+        assertThat(r.err().strip()).doesNotContain("\n").contains("mounted volatile and not unmounted cleanly")
+                .contains(mark.toString());
+        assertThat(Mounts.isMountpoint(mnt)).isFalse();
+        Sh.ok("rm -r '" + mark + "'");
+        r = mount("");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(Files.readString(mnt.resolve("one"))).isEqualTo("one\n");
+    }
 }

@@ -1,5 +1,6 @@
 package io.layerfs.overlay;
 
+import io.layerfs.overlay.union.VolatileMark;
 import io.layerfs.posix.ByteString;
 import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
@@ -24,9 +25,9 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
      * binding's default.
      */
     public record Options(Binding binding, boolean singleThreaded, double attrTimeout, double entryTimeout,
-                          double negativeTimeout, long cacheSize, boolean debug) {
+                          double negativeTimeout, long cacheSize, boolean debug, boolean volatileMount) {
         public static Options defaults() {
-            return new Options(Binding.defaultBinding(), false, -1, 3600, 3600, 65_536, false);
+            return new Options(Binding.defaultBinding(), false, -1, 3600, 3600, 65_536, false, false);
         }
 
         /**
@@ -39,19 +40,31 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
         }
 
         public Options withBinding(Binding value) {
-            return new Options(value, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
+            return new Options(value, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug,
+                    volatileMount);
         }
 
         public Options withSingleThreaded(boolean value) {
-            return new Options(binding, value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug);
+            return new Options(binding, value, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug, volatileMount);
         }
 
         public Options withAttrTimeout(double seconds) {
-            return new Options(binding, singleThreaded, seconds, entryTimeout, negativeTimeout, cacheSize, debug);
+            return new Options(binding, singleThreaded, seconds, entryTimeout, negativeTimeout, cacheSize, debug,
+                    volatileMount);
         }
 
         public Options withDebug(boolean value) {
-            return new Options(binding, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value);
+            return new Options(binding, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, value,
+                    volatileMount);
+        }
+
+        /**
+         * A volatile mount, as kernel overlayfs's {@code volatile}: no fsync at all (not of copy-ups, not the
+         * callers'), so a crash may lose what was written; marked in the work directory meanwhile
+         * ({@link io.layerfs.overlay.union.VolatileMark}).
+         */
+        public Options withVolatile(boolean value) {
+            return new Options(binding, singleThreaded, attrTimeout, entryTimeout, negativeTimeout, cacheSize, debug, value);
         }
     }
 
@@ -152,6 +165,12 @@ public record OverlayConfig(List<Path> lowers, Path upper, Path work, Options op
         }
         if (Mounts.isMountpoint(mnt)) {
             throw new OverlayConfigException("mountpoint " + mnt + " is already a mount point");
+        }
+        String scratch = ByteString.of(work) + "/" + OverlayFs.SCRATCH_DIR;
+        if (VolatileMark.leftByACrash(scratch)) {
+            String mark = VolatileMark.path(scratch);
+            throw new OverlayConfigException("upper " + upper + " was mounted volatile and not unmounted cleanly, so "
+                    + "it may have lost writes; start from a new upper and work, or remove " + mark + " to mount it anyway");
         }
     }
 

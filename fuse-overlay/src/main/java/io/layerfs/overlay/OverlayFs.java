@@ -34,7 +34,7 @@ public final class OverlayFs {
     public static OverlayMount mount(OverlayConfig config, Path mountpoint) {
         Path mnt = Mounts.canonical(mountpoint); // FUSE mounts at the real path; look for it there
         config.validate(mnt);
-        UnionFs fs = new UnionFs(stack(config), config.options().cacheSize());
+        UnionFs fs = new UnionFs(stack(config), config.options().cacheSize(), config.options().volatileMount());
         if (config.options().binding() == OverlayConfig.Binding.DEV_FUSE) {
             return mountDevFuse(fs, config.options(), mnt);
         }
@@ -99,6 +99,11 @@ public final class OverlayFs {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (session.isAlive()) {
                 OverlayMount.unmount(mnt);
+                try {
+                    session.join(10_000); // its end syncs a volatile mount and drops the mark
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }, "layerfs-unmount-on-exit"));
         return new OverlayMount(mnt, session, fs);

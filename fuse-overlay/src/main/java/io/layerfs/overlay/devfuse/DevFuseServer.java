@@ -618,7 +618,7 @@ final class DevFuseServer {
         private void fsync() {
             long fh = in.getLong();
             int flags = in.getInt();
-            Posix.fsync(fs.files().get(fh).fd(), (flags & Fuse.FSYNC_FDATASYNC) != 0);
+            fs.fsync(fs.files().get(fh), (flags & Fuse.FSYNC_FDATASYNC) != 0);
         }
 
         private void fallocate() {

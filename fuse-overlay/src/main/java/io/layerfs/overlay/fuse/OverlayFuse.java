@@ -403,7 +403,7 @@ public final class OverlayFuse extends FuseStubFS {
     @Override
     public int fsync(String path, int isdatasync, FuseFileInfo fi) {
         try {
-            Posix.fsync(fs.files().get(fi.fh.get()).fd(), isdatasync != 0);
+            fs.fsync(fs.files().get(fi.fh.get()), isdatasync != 0);
             return 0;
         } catch (Throwable t) {
             return fail(t, "fsync", path);

@@ -11,7 +11,8 @@ import java.util.ArrayDeque;
 
 /**
  * Copies a lower object into the upper, parents first. The copy is built under a temporary name in the
- * work directory (data, owner, mode, times, xattrs, origin inode; fsynced) and renamed into the upper
+ * work directory (data, owner, mode, times, xattrs, origin inode; fsynced, but on a volatile mount) and renamed
+ * into the upper
  * in one step, so a copy-up is visible only when complete. Data moves in the kernel with
  * copy_file_range, extent by extent, so holes stay holes.
  */
@@ -21,8 +22,11 @@ final class CopyUp {
     private final Resolver resolver;
     private final Scratch scratch;
     private final OpenFiles openFiles;
+    /** Whether a copy's data is fsynced before it is renamed into place (all but volatile mounts). */
+    private final boolean sync;
 
-    CopyUp(Resolver resolver, Scratch scratch, OpenFiles openFiles) {
+    CopyUp(Resolver resolver, Scratch scratch, OpenFiles openFiles, boolean sync) {
+        this.sync = sync;
         this.resolver = resolver;
         this.scratch = scratch;
         this.openFiles = openFiles;
@@ -59,7 +63,7 @@ final class CopyUp {
         String tmp = scratch.newName();
         try {
             switch (st.type()) {
-                case Stat.S_IFREG -> copyFile(node.real, tmp, st, withData);
+                case Stat.S_IFREG -> copyFile(node.real, tmp, st, withData, sync);
                 case Stat.S_IFDIR -> Posix.mkdir(tmp, 0700);
                 case Stat.S_IFLNK -> Posix.symlink(Posix.readlink(node.real), tmp);
                 default -> Posix.mknod(tmp, st.mode(), st.rdev());
@@ -98,7 +102,7 @@ final class CopyUp {
         Posix.lutimens(to, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
     }
 
-    private static void copyFile(String from, String to, Stat st, boolean withData) {
+    private static void copyFile(String from, String to, Stat st, boolean withData, boolean sync) {
         int out = Posix.open(to, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0600);
         try {
             if (withData && st.size() > 0) {
@@ -110,7 +114,9 @@ final class CopyUp {
                 }
                 Posix.ftruncate(out, st.size());
             }
-            Posix.fsync(out, false);
+            if (sync) {
+                Posix.fsync(out, false);
+            }
         } finally {
             Posix.close(out);
         }

@@ -21,13 +21,19 @@ final class Scratch {
         return dir + "/#" + Long.toHexString(counter.incrementAndGet());
     }
 
-    /** Empties the scratch directory, creating it if needed. */
+    /** Empties the scratch directory (but for its marks), creating it if needed. */
     void reset() {
         if (Posix.lstatOrNull(dir) == null) {
             Posix.mkdir(dir, 0700);
         }
         for (var e : Posix.list(dir)) {
-            Trees.remove(dir + "/" + e.name());
+            if (!VolatileMark.isMarkDir(e.name())) {
+                Trees.remove(dir + "/" + e.name());
+            }
         }
+    }
+
+    String dir() {
+        return dir;
     }
 }

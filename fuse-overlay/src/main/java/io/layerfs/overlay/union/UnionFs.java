@@ -34,12 +34,19 @@ public final class UnionFs {
     private final Lock writeLock;
     /** This process's umask; new objects' modes arrive with the caller's umask applied, so ours is undone. */
     private final int umask;
+    /** A volatile mount ({@link VolatileMark}): nothing is fsynced. */
+    private final boolean volatileMount;
 
     public UnionFs(LayerStack stack, long cacheSize) {
+        this(stack, cacheSize, false);
+    }
+
+    public UnionFs(LayerStack stack, long cacheSize, boolean volatileMount) {
         this.stack = stack;
+        this.volatileMount = volatileMount;
         this.resolver = new Resolver(stack, cacheSize);
         this.scratch = new Scratch(stack.scratch());
-        this.copyUp = new CopyUp(resolver, scratch, files);
+        this.copyUp = new CopyUp(resolver, scratch, files, !volatileMount);
         ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
         this.readLock = rw.readLock();
         this.writeLock = rw.writeLock();
@@ -47,6 +54,9 @@ public final class UnionFs {
         Posix.umask(old);
         this.umask = old;
         scratch.reset();
+        if (volatileMount) {
+            VolatileMark.set(scratch.dir());
+        }
     }
 
     public OpenFiles files() {
@@ -720,7 +730,18 @@ public final class UnionFs {
     }
 
     /** Closes every open handle (at unmount). */
+    /** When the mount has ended: closes what is still open; a volatile mount syncs and drops its mark. */
     public void closeAll() {
         files.closeAll();
+        if (volatileMount) {
+            VolatileMark.clear(scratch.dir(), stack.upper());
+        }
+    }
+
+    /** A caller's fsync of an open file (none on a volatile mount). */
+    public void fsync(OpenFile f, boolean dataOnly) {
+        if (!volatileMount) {
+            Posix.fsync(f.fd(), dataOnly);
+        }
     }
 }
