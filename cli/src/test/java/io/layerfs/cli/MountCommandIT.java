@@ -200,15 +200,17 @@ class MountCommandIT {
         assertThat(r.exit()).as(r.err()).isZero(); // no race with the old daemon's last step
         assertThat(Cli.run("umount '" + mnt + "'").exit()).isZero();
 
-        assertThat(mount("--volatile").exit()).isZero();
-        ProcessHandle daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
-        daemon.destroy(); // SIGTERM: unmounts, syncs, drops the mark
-        daemon.onExit().get(15, TimeUnit.SECONDS);
-        assertThat(mark).doesNotExist();
+        for (String binding : new String[]{"dev-fuse", "jnr-fuse"}) {
+            assertThat(mount("--volatile --binding " + binding).exit()).isZero();
+            ProcessHandle daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
+            daemon.destroy(); // SIGTERM: unmounts, syncs, drops the mark
+            daemon.onExit().get(15, TimeUnit.SECONDS);
+            assertThat(mark).as(binding).doesNotExist();
+        }
 
         assertThat(mount("--volatile").exit()).isZero();
         Sh.ok("echo two > '" + mnt + "/two'");
-        daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
+        ProcessHandle daemon = ProcessHandle.of(Cli.daemonPid(mnt).orElseThrow()).orElseThrow();
         daemon.destroyForcibly();
         daemon.onExit().get(15, TimeUnit.SECONDS);
         assertThat(Cli.run("umount '" + mnt + "'").exit()).as("umount clears the dead mount").isZero();

@@ -66,6 +66,7 @@ public final class OverlayFs {
                     + (t == null ? "" : ": " + rootMessage(t)), t);
         }
         log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
+        unmountOnExit(mnt, loop);
         return new OverlayMount(mnt, loop, fs);
     }
 
@@ -95,18 +96,25 @@ public final class OverlayFs {
             throw new OverlayConfigException("cannot mount " + mnt + ": " + e.getMessage(), e);
         }
         log.info("mounted {} over /dev/fuse", mnt);
-        // SIGTERM (or any JVM exit) unmounts, as jnr-fuse's hook does for its binding
+        unmountOnExit(mnt, session);
+        return new OverlayMount(mnt, session, fs);
+    }
+
+    /**
+     * SIGTERM (or any JVM exit) unmounts, and waits for the serving thread to finish: its end syncs a volatile
+     * mount and drops the mark (jnr-fuse's own hook unmounts too, but would not wait for that).
+     */
+    private static void unmountOnExit(Path mnt, Thread session) {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (session.isAlive()) {
                 OverlayMount.unmount(mnt);
                 try {
-                    session.join(10_000); // its end syncs a volatile mount and drops the mark
+                    session.join(10_000);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             }
         }, "layerfs-unmount-on-exit"));
-        return new OverlayMount(mnt, session, fs);
     }
 
     static LayerStack stack(OverlayConfig config) {
