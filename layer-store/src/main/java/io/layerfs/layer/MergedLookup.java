@@ -54,7 +54,8 @@ public final class MergedLookup {
             String real = dir.endsWith("/") ? dir + name : dir + "/" + name;
             Stat st = Posix.lstatOrNull(real);
             if (st == null) {
-                if (i >= ociFrom && OverlayFormat.hasOciWhiteout(dir, name)) {
+                // a whiteout in the bottom-most directory would hide nothing: not looked for
+                if (i >= ociFrom && i + 1 < parentDirs.length && OverlayFormat.hasOciWhiteout(dir, name)) {
                     break;
                 }
                 continue;
