@@ -62,7 +62,7 @@ class VolatileMountTest {
         fx.unmount();
         // what a killed daemon leaves: the mark, naming a process that is gone
         Files.createDirectories(mark());
-        Files.writeString(mark().resolve("layerfs.pid"), deadPid() + "\n");
+        Files.createFile(mark().resolve("layerfs-" + deadPid()));
         assertThatThrownBy(fx::mount).isInstanceOf(OverlayConfigException.class)
                 .hasMessageContaining("was mounted volatile and not unmounted cleanly")
                 .hasMessageContaining(mark().toString());

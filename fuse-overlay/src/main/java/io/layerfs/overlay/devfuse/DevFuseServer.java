@@ -44,7 +44,7 @@ final class DevFuseServer {
     /**
      * Listings being read, by directory node: taken when the kernel reads from the start, then served in pieces
      * by cookie. There are no directory handles (the kernel opens directories without asking, see
-     * {@link Worker#opendir}); a listing read to its end is dropped, an abandoned one ages out.
+     * {@link Worker#opendir}); a listing goes with the read past its end, an abandoned one ages out.
      */
     private final Cache<Long, DirSnapshot> listings = Caffeine.newBuilder().maximumSize(256).executor(Runnable::run).build();
     private final double entryTimeout;
@@ -680,6 +680,10 @@ final class DevFuseServer {
                 snap = new DirSnapshot(fs.readdir(dir));
                 listings.put(nodeid, snap);
             }
+            if (offset >= DirSnapshot.AFTER_DOTDOT && snap.firstAfter(offset) == snap.size()) {
+                listings.asMap().remove(nodeid, snap); // the read at the end: the listing is done
+                return;
+            }
             int limit = Fuse.OUT_HEADER + Math.min(size, Fuse.MAX_WRITE);
             if (offset < DirSnapshot.AFTER_DOT
                     && !putDirent(plus, limit, ".", snap.listing.ino(), Stat.S_IFDIR, DirSnapshot.AFTER_DOT, null)) {
@@ -695,7 +699,6 @@ final class DevFuseServer {
                     return;
                 }
             }
-            listings.asMap().remove(nodeid, snap); // read to its end
         }
 
         /**

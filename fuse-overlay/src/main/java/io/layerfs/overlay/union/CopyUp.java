@@ -11,10 +11,9 @@ import java.util.ArrayDeque;
 
 /**
  * Copies a lower object into the upper, parents first. The copy is built under a temporary name in the
- * work directory (data, owner, mode, times, xattrs, origin inode; fsynced, but on a volatile mount) and renamed
- * into the upper
- * in one step, so a copy-up is visible only when complete. Data moves in the kernel with
- * copy_file_range, extent by extent, so holes stay holes.
+ * work directory (data, owner, mode, times, xattrs, origin inode; fsynced, but on a volatile mount) and
+ * renamed into the upper in one step, so a copy-up is visible only when complete. Data moves in the kernel
+ * with copy_file_range, extent by extent, so holes stay holes.
  */
 final class CopyUp {
     private static final long CHUNK = 1L << 30;

@@ -729,7 +729,6 @@ public final class UnionFs {
         }
     }
 
-    /** Closes every open handle (at unmount). */
     /** When the mount has ended: closes what is still open; a volatile mount syncs and drops its mark. */
     public void closeAll() {
         files.closeAll();

@@ -1,25 +1,24 @@
 package io.layerfs.overlay.union;
 
+import io.layerfs.posix.DirEntry;
 import io.layerfs.posix.Errno;
 import io.layerfs.posix.Posix;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Kernel overlayfs's mark of a volatile mount: the directory {@code <workdir>/work/incompat/volatile}. A volatile
  * mount skips every fsync, so after a crash its upper may lack writes that seemed done; while the mark is there,
  * no mount of that upper starts (the kernel refuses too). The kernel never removes the mark; layerfs does after a
- * clean unmount, once the upper's filesystem is synced, so the upper mounts again like any other. The mark holds
- * the daemon's pid, since that removal comes just after the unmount: a new mount waits for a daemon that is still
- * finishing.
+ * clean unmount, once the upper's filesystem is synced, so the upper mounts again like any other. The mark names
+ * the daemon ({@code layerfs-PID}), since that removal comes just after the unmount: a new mount waits for a
+ * daemon that is still finishing.
  */
 public final class VolatileMark {
     private static final String INCOMPAT = "incompat";
     private static final String VOLATILE = "volatile";
-    private static final String PID = "layerfs.pid";
+    /** An empty file in the mark that names the daemon: {@code layerfs-PID}. */
+    private static final String PID_PREFIX = "layerfs-";
     private static final long FINISHING_MS = 10_000;
 
     private VolatileMark() {
@@ -44,15 +43,25 @@ public final class VolatileMark {
         if (Posix.lstatOrNull(mark) == null) {
             return false;
         }
-        try {
-            long pid = Long.parseLong(Files.readString(Path.of(mark, PID)).trim());
-            if (pid != ProcessHandle.current().pid()) {
+        for (DirEntry e : Posix.list(mark)) {
+            long pid = daemonPid(e.name());
+            if (pid > 0 && pid != ProcessHandle.current().pid()) {
                 ProcessHandle.of(pid).ifPresent(p -> p.onExit().completeOnTimeout(p, FINISHING_MS, TimeUnit.MILLISECONDS).join());
             }
-        } catch (IOException | NumberFormatException e) {
-            // the kernel's mark, or ours without a pid: nobody is finishing
         }
         return Posix.lstatOrNull(mark) != null;
+    }
+
+    /** The pid a mark's entry names, or 0 (the kernel's mark has no entries). */
+    private static long daemonPid(String name) {
+        if (!name.startsWith(PID_PREFIX)) {
+            return 0;
+        }
+        try {
+            return Long.parseLong(name.substring(PID_PREFIX.length()));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     static void set(String scratchDir) {
@@ -61,23 +70,23 @@ public final class VolatileMark {
             Posix.mkdir(dir, 0700);
         }
         Posix.mkdir(path(scratchDir), 0700);
-        try {
-            Files.writeString(Path.of(path(scratchDir), PID), ProcessHandle.current().pid() + "\n");
-        } catch (IOException e) {
-            throw new Errno(Errno.EIO, "volatile mark: " + e.getMessage());
-        }
+        Posix.close(Posix.open(pidFile(scratchDir), Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0600));
         Posix.fsyncDir(dir);
     }
 
     /** After a clean unmount: everything the mount wrote is synced, then the mark goes. */
     static void clear(String scratchDir, String upper) {
         Posix.syncfs(upper);
-        Posix.unlink(path(scratchDir) + "/" + PID);
+        Posix.unlink(pidFile(scratchDir));
         Posix.rmdir(path(scratchDir));
         try {
             Posix.rmdir(scratchDir + "/" + INCOMPAT);
         } catch (Errno notEmpty) {
             // another mark (the kernel's kinds) stays
         }
+    }
+
+    private static String pidFile(String scratchDir) {
+        return path(scratchDir) + "/" + PID_PREFIX + ProcessHandle.current().pid();
     }
 }
