@@ -466,6 +466,7 @@ final class DevFuseServer {
         private void rename(long newdir, int flags) {
             String from = childPath(nodeid, cstring());
             String to = childPath(newdir, cstring());
+            boolean dir = fs.lookup(from).isDir(); // a file's rename moves one node name, a directory's a subtree
             switch (flags) {
                 case 0 -> fs.rename(from, to);
                 case Posix.RENAME_NOREPLACE -> {
@@ -475,13 +476,14 @@ final class DevFuseServer {
                     fs.rename(from, to);
                 }
                 case Posix.RENAME_EXCHANGE -> {
+                    boolean dirs = dir || fs.lookup(to).isDir();
                     fs.exchange(from, to);
-                    nodes.exchanged(from, to);
+                    nodes.exchanged(from, to, dirs);
                     return;
                 }
                 default -> throw new Errno(Errno.EINVAL, "rename flags " + flags);
             }
-            nodes.renamed(from, to);
+            nodes.renamed(from, to, dir);
         }
 
         /** The new name joins the node of the linked file, so the kernel sees one inode (the link copied it up). */

@@ -137,17 +137,17 @@ final class NodeTable {
     }
 
     /** After a rename: the id at {@code from} (and, for a directory, every id below it) moves under {@code to}. */
-    synchronized void renamed(String from, String to) {
+    synchronized void renamed(String from, String to, boolean dir) {
         removed(to); // whatever the target named is gone
-        remap(p -> moved(p, from, to));
+        remap(p -> moved(p, from, to), dir ? null : idsNamed(from));
     }
 
-    /** After a RENAME_EXCHANGE: the ids at and below {@code a} and {@code b} trade places. */
-    synchronized void exchanged(String a, String b) {
+    /** After a RENAME_EXCHANGE: the ids at (and, with a directory, below) {@code a} and {@code b} trade places. */
+    synchronized void exchanged(String a, String b, boolean dirs) {
         remap(p -> {
             String q = moved(p, a, b);
             return q != null ? q : moved(p, b, a);
-        });
+        }, dirs ? null : idsNamed(a, b));
     }
 
     /** {@code path} with its prefix {@code from} replaced by {@code to}; null when not at or below {@code from}. */
@@ -155,23 +155,41 @@ final class NodeTable {
         return MergedPath.isWithin(path, from) ? to + path.substring(from.length()) : null; // (never the root)
     }
 
-    /** Gives every live node name that {@code move} maps (to non-null) its new name. */
-    private void remap(java.util.function.UnaryOperator<String> move) {
+    /** The ids these paths name: what a rename of files (nothing below them) can move. */
+    private List<Long> idsNamed(String... paths) {
+        List<Long> ids = new ArrayList<>(paths.length);
+        for (String p : paths) {
+            Long id = byPath.get(p);
+            if (id != null) {
+                ids.add(id);
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * Gives every live node name that {@code move} maps (to non-null) its new name: of the nodes {@code only}, or
+     * of all (a directory's rename moves every node below it).
+     */
+    private void remap(java.util.function.UnaryOperator<String> move, List<Long> only) {
         Map<String, Long> moved = new HashMap<>();
-        for (Map.Entry<Long, Entry> me : byId.entrySet()) {
-            Entry e = me.getValue();
+        for (Long id : only != null ? only : byId.keySet()) {
+            Entry e = byId.get(id);
+            if (e == null) {
+                continue;
+            }
             String p = move.apply(e.path);
-            if (p != null && me.getKey().equals(byPath.get(e.path))) { // (a removed name stays removed)
-                byPath.remove(e.path, me.getKey());
+            if (p != null && id.equals(byPath.get(e.path))) { // (a removed name stays removed)
+                byPath.remove(e.path, id);
                 e.path = p;
-                moved.put(p, me.getKey());
+                moved.put(p, id);
             }
             for (int i = 0; i < e.aliases.size(); i++) {
                 String a = move.apply(e.aliases.get(i));
                 if (a != null) {
-                    byPath.remove(e.aliases.get(i), me.getKey());
+                    byPath.remove(e.aliases.get(i), id);
                     e.aliases.set(i, a);
-                    moved.put(a, me.getKey());
+                    moved.put(a, id);
                 }
             }
         }
