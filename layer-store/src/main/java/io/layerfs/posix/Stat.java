@@ -12,7 +12,7 @@ public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, l
 
     public static final int S_IFMT = 0170000, S_IFSOCK = 0140000, S_IFLNK = 0120000, S_IFREG = 0100000,
             S_IFBLK = 0060000, S_IFDIR = 0040000, S_IFCHR = 0020000, S_IFIFO = 0010000;
-    public static final int S_ISUID = 04000, S_ISGID = 02000, S_ISVTX = 01000;
+    public static final int S_ISUID = 04000, S_ISGID = 02000, S_ISVTX = 01000, S_IXGRP = 010;
 
     static Stat read(Pointer p) {
         return new Stat(p.getLong(0), p.getLong(8), p.getLong(16), p.getInt(24), p.getInt(28), p.getInt(32),

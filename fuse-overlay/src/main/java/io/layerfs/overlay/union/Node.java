@@ -51,6 +51,11 @@ public final class Node {
         return layer == LayerStack.UPPER;
     }
 
+    /** A directory wholly in the upper: nothing below it merges, so it moves and copies as it is. */
+    public boolean isUpperOnlyDir() {
+        return dirs != null && dirs.length == 1 && inUpper();
+    }
+
     /** A directory made of more than one real directory; overlayfs reports st_nlink 1 for these. */
     public boolean isMergedDir() {
         return dirs != null && dirs.length > 1;

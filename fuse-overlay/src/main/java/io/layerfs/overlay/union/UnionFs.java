@@ -272,7 +272,7 @@ public final class UnionFs {
         if ((flags & Posix.O_TRUNC) != 0 && caller.uid() != 0) {
             Stat st = Posix.fstat(f.fd());
             int m = st.permissions();
-            int kill = (m & Stat.S_ISUID) | ((m & (Stat.S_ISGID | 010)) == (Stat.S_ISGID | 010) ? Stat.S_ISGID : 0);
+            int kill = (m & Stat.S_ISUID) | ((m & (Stat.S_ISGID | Stat.S_IXGRP)) == (Stat.S_ISGID | Stat.S_IXGRP) ? Stat.S_ISGID : 0);
             if (st.isRegular() && kill != 0) {
                 Posix.fchmod(f.fd(), m & ~kill); // the file opened (in the upper), whatever its name is by now
             }
@@ -481,7 +481,7 @@ public final class UnionFs {
                     return; // two links to one file: POSIX says do nothing
                 }
             }
-            boolean srcMerges = src.isDir() && !(src.dirs.length == 1 && src.inUpper());
+            boolean srcMerges = src.isDir() && !src.isUpperOnlyDir();
             String srcReal = src.isDir() ? copyUpTree(src) : copyUp.copyUp(src, true);
             boolean whiteoutAtSource = hasLowerEntry(resolver.resolve(MergedPath.parent(from)), MergedPath.name(from));
             dstParent = resolver.resolve(MergedPath.parent(to)); // the source's copy-up may have changed it
@@ -554,7 +554,7 @@ public final class UnionFs {
         if (!n.isDir()) {
             return copyUp.copyUp(n, true);
         }
-        boolean merges = !(n.dirs.length == 1 && n.inUpper());
+        boolean merges = !n.isUpperOnlyDir();
         String real = copyUpTree(n);
         if (merges) {
             OverlayFormat.markOpaque(real); // its copy is complete: keep hiding what its whiteouts hid
@@ -582,7 +582,7 @@ public final class UnionFs {
      */
     private String copyUpTree(Node dir) {
         String upper = copyUp.copyUp(dir, false);
-        if (dir.dirs.length == 1 && dir.inUpper()) {
+        if (dir.isUpperOnlyDir()) {
             return upper; // nothing below to merge
         }
         ArrayDeque<Node> dirs = new ArrayDeque<>();
@@ -592,7 +592,7 @@ public final class UnionFs {
             for (String name : MergedListing.names(d.dirs)) {
                 Node child = resolver.resolve(MergedPath.child(d.path, name));
                 copyUp.copyUp(child, !child.isDir());
-                if (child.isDir() && !(child.dirs.length == 1 && child.inUpper())) {
+                if (child.isDir() && !child.isUpperOnlyDir()) {
                     dirs.push(child); // it merges something below
                 }
             }
