@@ -39,8 +39,10 @@ class RenameExchangeTest {
         try (MountFixture ours = new MountFixture(TestImages.kernelFormat());
              KernelOverlay kernel = new KernelOverlay(TestImages.kernelFormat())) {
             assumeTrue(OverlayConfig.Binding.defaultBinding() == OverlayConfig.Binding.DEV_FUSE, "libfuse 2: no rename flags");
-            ours.sh(setup);
-            kernel.sh(setup);
+            // the two setups may straddle a second: files they make get one mtime, as the trees compare mtimes
+            String settle = "; find . -type f -newermt @1700000001 -exec touch -d @1700000000 {} +";
+            ours.sh(setup + settle);
+            kernel.sh(setup + settle);
             String kernelResult = exchange(kernel.mnt(), a, b);
             String ourResult = exchange(ours.mnt(), a, b);
             if (kernelResult.equals("EXDEV")) {
