@@ -507,8 +507,7 @@ public final class UnionFs {
             if (srcMerges) {
                 clearWhiteoutsTree(target); // its copy is complete; what the whiteouts hid is not below it now
             }
-            resolver.invalidateTree(from);
-            resolver.invalidateTree(to);
+            invalidateMoved(src.isDir(), from, to);
         } finally {
             writeLock.unlock();
         }
@@ -539,10 +538,25 @@ public final class UnionFs {
                 OverlayFormat.markOpaque(realB);
             }
             Posix.renameat2(realA, realB, Posix.RENAME_EXCHANGE);
-            resolver.invalidateTree(a);
-            resolver.invalidateTree(b);
+            invalidateMoved(na.isDir() || nb.isDir(), a, b);
         } finally {
             writeLock.unlock();
+        }
+    }
+
+    /**
+     * Drops what a rename or exchange between {@code a} and {@code b} changed from the resolver's cache. Moving
+     * a directory changes everything below both names. Moving files does not: neither name was or becomes a
+     * directory, so only absences can be cached below them, and they stay true; and the whole-cache scan that
+     * {@code invalidateTree} makes would cost milliseconds per rename after a big walk.
+     */
+    private void invalidateMoved(boolean dirs, String a, String b) {
+        if (dirs) {
+            resolver.invalidateTree(a);
+            resolver.invalidateTree(b);
+        } else {
+            resolver.invalidate(a);
+            resolver.invalidate(b);
         }
     }
 
