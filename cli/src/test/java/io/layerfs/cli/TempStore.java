@@ -152,7 +152,7 @@ final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllC
             return root.resolve("containers/" + name + "/upper");
         }
 
-        /** Where copy-ups are staged before their rename into the upper: WORK/work. */
+        /** Where copy-ups are built before they go into the upper: WORK/work. */
         Path scratch() {
             return root.resolve("containers/" + name + "/work/work");
         }
@@ -176,16 +176,19 @@ final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllC
         }
 
         /**
-         * Waits for a copy-up in progress, a file staged in the scratch directory bigger than 1 MiB and smaller
-         * than {@code full}; fails if {@code op} ends first.
+         * Waits for a copy-up in progress: a file the daemon has open in the scratch directory (an unnamed
+         * O_TMPFILE file, or a staged one) bigger than 1 MiB and smaller than {@code full}; fails if {@code op}
+         * ends first.
          */
-        Path awaitPartialCopy(long full, Process op) throws Exception {
+        void awaitPartialCopy(long full, Process op) throws Exception {
+            Path fds = Path.of("/proc/" + daemonPid() + "/fd");
+            String staged = scratch() + "/";
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline) {
-                for (Path p : listIfThere(scratch())) {
-                    long size = sizeOrZero(p);
-                    if (size > (1 << 20) && size < full) {
-                        return p;
+                for (Path fd : listIfThere(fds)) {
+                    long size = sizeOrZero(fd);
+                    if (size > (1 << 20) && size < full && linkTarget(fd).startsWith(staged)) {
+                        return;
                     }
                 }
                 if (!op.isAlive()) {
@@ -227,6 +230,15 @@ final class TempStore implements BeforeAllCallback, AfterEachCallback, AfterAllC
             return list(dir);
         } catch (IOException e) {
             return List.of();
+        }
+    }
+
+    /** Where a symlink (such as /proc/PID/fd/N) points, or "" if it is gone. */
+    private static String linkTarget(Path link) {
+        try {
+            return Files.readSymbolicLink(link).toString();
+        } catch (IOException e) {
+            return "";
         }
     }
 

@@ -38,6 +38,9 @@ public interface LibC {
     int chmod(String path, int mode);
 
     int fchmod(int fd, int mode);
+    int fchown(int fd, int uid, int gid);
+    int futimens(int fd, @In Pointer times);
+    int fsetxattr(int fd, String name, @In Pointer value, @size_t long size, int flags);
     int utimensat(int dirFd, String path, @In Pointer times, int flags);
     @ssize_t long lgetxattr(String path, String name, @Out Pointer value, @size_t long size);
     int lsetxattr(String path, String name, @In Pointer value, @size_t long size, int flags);

@@ -21,8 +21,9 @@ import java.util.List;
 public final class Posix {
     public static final int O_RDONLY = 0, O_WRONLY = 01, O_RDWR = 02, O_ACCMODE = 03, O_CREAT = 0100, O_EXCL = 0200,
             O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_DIRECT = 040000, O_DIRECTORY = 0200000,
-            O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000;
-    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200;
+            O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000,
+            O_TMPFILE = 020000000 | O_DIRECTORY;
+    public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400;
     public static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
     public static final long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
     public static final int XATTR_CREATE = 1, XATTR_REPLACE = 2;
@@ -209,16 +210,27 @@ public final class Posix {
 
     /** utimensat without following a final symlink; pass UTIME_OMIT / UTIME_NOW in nsec as usual. */
     public static void lutimens(String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
-        Pointer t = SCRATCH.get().times;
-        t.putLong(0, atimeSec);
-        t.putLong(8, atimeNsec);
-        t.putLong(16, mtimeSec);
-        t.putLong(24, mtimeNsec);
+        Pointer t = times(atimeSec, atimeNsec, mtimeSec, mtimeNsec);
         if (isLong(path)) {
             longAt("utimensat", path, (fd, rest) -> LIBC.utimensat(fd, rest, t, AT_SYMLINK_NOFOLLOW));
         } else {
             check(LIBC.utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), "utimensat", path);
         }
+    }
+
+    /** futimens(2): the times of an open file. */
+    public static void futimens(int fd, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        check(LIBC.futimens(fd, times(atimeSec, atimeNsec, mtimeSec, mtimeNsec)), "futimens", "fd " + fd);
+    }
+
+    /** The thread's struct timespec[2] for utimensat and futimens. */
+    private static Pointer times(long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        Pointer t = SCRATCH.get().times;
+        t.putLong(0, atimeSec);
+        t.putLong(8, atimeNsec);
+        t.putLong(16, mtimeSec);
+        t.putLong(24, mtimeNsec);
+        return t;
     }
 
     public static void truncate(String path, long length) {
@@ -355,6 +367,25 @@ public final class Posix {
         return check(LIBC.open(path, flags | O_CLOEXEC, mode), "open", path);
     }
 
+    /**
+     * An unnamed regular file in directory {@code dir} (O_TMPFILE), open for writing, or -errno when its
+     * filesystem cannot make one. It vanishes when closed, unless {@link #linkFd} names it first.
+     */
+    public static int openTmpfileOrErrno(String dir, int mode) {
+        int fd = LIBC.open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+        return fd < 0 ? -RUNTIME.getLastError() : fd;
+    }
+
+    /** Names an O_TMPFILE file: linkat through /proc/self/fd (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+    public static void linkFd(int fd, String path) {
+        String proc = "/proc/self/fd/" + fd;
+        if (isLong(path)) {
+            longAt("linkat", path, (dirFd, rest) -> LIBC.linkat(AT_FDCWD, proc, dirFd, rest, AT_SYMLINK_FOLLOW));
+        } else {
+            check(LIBC.linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW), "linkat", path);
+        }
+    }
+
     public static void close(int fd) {
         LIBC.close(fd);
     }
@@ -369,6 +400,10 @@ public final class Posix {
 
     public static void fchmod(int fd, int mode) {
         check(LIBC.fchmod(fd, mode), "fchmod", "fd " + fd);
+    }
+
+    public static void fchown(int fd, int uid, int gid) {
+        check(LIBC.fchown(fd, uid, gid), "fchown", "fd " + fd);
     }
 
     /** dup2(2): {@code to} becomes a copy of {@code from}. */
@@ -472,6 +507,12 @@ public final class Posix {
         } else {
             check(LIBC.lsetxattr(path, name, buf, value.length, flags), "lsetxattr " + name, path);
         }
+    }
+
+    public static void fsetxattr(int fd, String name, byte[] value, int flags) {
+        Pointer buf = SCRATCH.get().big;
+        buf.put(0, value, 0, value.length);
+        check(LIBC.fsetxattr(fd, name, buf, value.length, flags), "fsetxattr " + name, "fd " + fd);
     }
 
     public static List<String> llistxattr(String path) {

@@ -10,9 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 
 /**
- * Copies a lower object into the upper, parents first. The copy is built under a temporary name in the
- * work directory (data, owner, mode, times, xattrs, origin inode; fsynced, but on a volatile mount) and
- * renamed into the upper in one step, so a copy-up is visible only when complete. Data moves in the kernel
+ * Copies a lower object into the upper, parents first. The copy is built in the work directory (data, owner,
+ * mode, times, xattrs, origin inode; fsynced, but on a volatile mount) and put into the upper in one step
+ * (a link of an unnamed file, or a rename), so a copy-up is visible only when complete. Data moves in the kernel
  * with copy_file_range, extent by extent, so holes stay holes.
  */
 final class CopyUp {
@@ -59,23 +59,14 @@ final class CopyUp {
     private String copyUpInto(Node node, String upperParent, boolean withData) {
         String target = LayerStack.join(upperParent, MergedPath.name(node.path));
         Stat st = Posix.lstat(node.real);
-        String tmp = scratch.newName();
-        try {
-            switch (st.type()) {
-                case Stat.S_IFREG -> copyFile(node.real, tmp, st, withData, sync);
-                case Stat.S_IFDIR -> Posix.mkdir(tmp, 0700);
-                case Stat.S_IFLNK -> Posix.symlink(Posix.readlink(node.real), tmp);
-                default -> Posix.mknod(tmp, st.mode(), st.rdev());
-            }
-            copyAttributes(node.real, tmp, st, node.ino);
-            Stat parent = Posix.lstat(upperParent);
-            Posix.rename(tmp, target);
-            // as overlayfs: a copy-up is not a change of the directory, so its times stay
-            Posix.lutimens(upperParent, parent.atimeSec(), parent.atimeNsec(), parent.mtimeSec(), parent.mtimeNsec());
-        } catch (RuntimeException e) {
-            Trees.removeQuietly(tmp);
-            throw e;
+        Stat parent = Posix.lstat(upperParent);
+        if (st.isRegular()) {
+            copyFile(node, target, st, withData);
+        } else {
+            copyOther(node, target, st);
         }
+        // as overlayfs: a copy-up is not a change of the directory, so its times stay
+        Posix.lutimens(upperParent, parent.atimeSec(), parent.atimeNsec(), parent.mtimeSec(), parent.mtimeNsec());
         resolver.invalidate(node.path);
         if (st.isRegular()) {
             openFiles.repoint(node.real, target);
@@ -83,45 +74,143 @@ final class CopyUp {
         return target;
     }
 
-    /** Owner, mode, xattrs (not overlay's own), the origin inode, then times last (the others change ctime only). */
-    static void copyAttributes(String from, String to, Stat st, long originIno) {
-        for (String name : Posix.llistxattr(from)) {
-            if (!OverlayFormat.isPrivateXattr(name)) {
-                byte[] value = Posix.lgetxattr(from, name);
-                if (value != null) {
-                    Posix.lsetxattr(to, name, value, 0);
-                }
-            }
+    /**
+     * A regular file, built as overlayfs builds it: in an unnamed O_TMPFILE file in the work directory, linked
+     * into place when complete, so a crash leaves nothing behind. Where the filesystem has no O_TMPFILE, it is
+     * built under a scratch name and renamed into place (a crash leaves it to the next mount's scratch reset).
+     */
+    private void copyFile(Node node, String target, Stat st, boolean withData) {
+        String tmp = null;
+        int out = Posix.openTmpfileOrErrno(scratch.dir(), 0600);
+        if (out < 0) {
+            tmp = scratch.newName();
+            out = Posix.open(tmp, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0600);
         }
-        Posix.lsetxattr(to, Resolver.ORIGIN_XATTR, Long.toString(originIno).getBytes(StandardCharsets.US_ASCII), 0);
-        Posix.lchown(to, st.uid(), st.gid());
-        if (!st.isSymlink()) {
-            Posix.chmod(to, st.permissions()); // after chown, which clears setuid/setgid
-        }
-        Posix.lutimens(to, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
-    }
-
-    private static void copyFile(String from, String to, Stat st, boolean withData, boolean sync) {
-        int out = Posix.open(to, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0600);
         try {
             if (withData && st.size() > 0) {
-                int in = Posix.open(from, Posix.O_RDONLY, 0);
-                try {
-                    copyExtents(in, out, st.size());
-                } finally {
-                    Posix.close(in);
-                }
-                Posix.ftruncate(out, st.size());
+                copyData(node.real, out, st);
             }
+            copyAttributes(node.real, st, node.ino, new FileAttrs(out));
             if (sync) {
                 Posix.fsync(out, false);
             }
+            if (tmp == null) {
+                Posix.linkFd(out, target);
+            } else {
+                Posix.rename(tmp, target);
+            }
+        } catch (RuntimeException e) {
+            if (tmp != null) {
+                Trees.removeQuietly(tmp);
+            }
+            throw e;
         } finally {
             Posix.close(out);
         }
     }
 
-    /** Copies only the data extents (SEEK_DATA/SEEK_HOLE), so a sparse file stays sparse. */
+    /** A directory (empty: its lower contents stay merged), symlink or device, renamed into place when complete. */
+    private void copyOther(Node node, String target, Stat st) {
+        String tmp = scratch.newName();
+        try {
+            switch (st.type()) {
+                case Stat.S_IFDIR -> Posix.mkdir(tmp, 0700);
+                case Stat.S_IFLNK -> Posix.symlink(Posix.readlink(node.real), tmp);
+                default -> Posix.mknod(tmp, st.mode(), st.rdev());
+            }
+            copyAttributes(node.real, st, node.ino, new PathAttrs(tmp));
+            Posix.rename(tmp, target);
+        } catch (RuntimeException e) {
+            Trees.removeQuietly(tmp);
+            throw e;
+        }
+    }
+
+    /** Owner, mode, xattrs (not overlay's own), the origin inode, then times last (the others change ctime only). */
+    private static void copyAttributes(String from, Stat st, long originIno, Attrs to) {
+        for (String name : Posix.llistxattr(from)) {
+            if (!OverlayFormat.isPrivateXattr(name)) {
+                byte[] value = Posix.lgetxattr(from, name);
+                if (value != null) {
+                    to.setxattr(name, value);
+                }
+            }
+        }
+        to.setxattr(Resolver.ORIGIN_XATTR, Long.toString(originIno).getBytes(StandardCharsets.US_ASCII));
+        to.chown(st.uid(), st.gid());
+        if (!st.isSymlink()) {
+            to.chmod(st.permissions()); // after chown, which clears setuid/setgid
+        }
+        to.setTimes(st);
+    }
+
+    /** Where a copy's attributes are set: a path (a final symlink not followed), or an open file. */
+    private interface Attrs {
+        void setxattr(String name, byte[] value);
+
+        void chown(int uid, int gid);
+
+        void chmod(int mode);
+
+        /** atime and mtime as in {@code st}. */
+        void setTimes(Stat st);
+    }
+
+    private record PathAttrs(String path) implements Attrs {
+        public void setxattr(String name, byte[] value) {
+            Posix.lsetxattr(path, name, value, 0);
+        }
+
+        public void chown(int uid, int gid) {
+            Posix.lchown(path, uid, gid);
+        }
+
+        public void chmod(int mode) {
+            Posix.chmod(path, mode);
+        }
+
+        public void setTimes(Stat st) {
+            Posix.lutimens(path, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+        }
+    }
+
+    private record FileAttrs(int fd) implements Attrs {
+        public void setxattr(String name, byte[] value) {
+            Posix.fsetxattr(fd, name, value, 0);
+        }
+
+        public void chown(int uid, int gid) {
+            Posix.fchown(fd, uid, gid);
+        }
+
+        public void chmod(int mode) {
+            Posix.fchmod(fd, mode);
+        }
+
+        public void setTimes(Stat st) {
+            Posix.futimens(fd, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+        }
+    }
+
+    /**
+     * The data of lower file {@code from} into {@code out}, whose position is 0: in one run when the file has
+     * no holes (its blocks cover its size), else extent by extent, so holes stay holes.
+     */
+    private static void copyData(String from, int out, Stat st) {
+        int in = Posix.open(from, Posix.O_RDONLY, 0);
+        try {
+            if (st.blocks() * 512 >= st.size()) {
+                copyRange(in, out, 0, st.size());
+            } else {
+                copyExtents(in, out, st.size());
+                Posix.ftruncate(out, st.size()); // a trailing hole
+            }
+        } finally {
+            Posix.close(in);
+        }
+    }
+
+    /** Copies only the data extents (SEEK_DATA/SEEK_HOLE). */
     private static void copyExtents(int in, int out, long size) {
         long offset = 0;
         while (offset < size) {
@@ -133,26 +222,30 @@ final class CopyUp {
             long end = hole < 0 ? size : Math.min(hole, size);
             Posix.lseek(in, data, Posix.SEEK_SET);
             Posix.lseek(out, data, Posix.SEEK_SET);
-            long remaining = end - data;
-            while (remaining > 0) {
-                long n;
-                try {
-                    n = Posix.copyFileRange(in, out, Math.min(remaining, CHUNK));
-                } catch (Errno e) {
-                    if (e.errno != Errno.EXDEV && e.errno != Errno.EINVAL && e.errno != Errno.EOPNOTSUPP) {
-                        throw e;
-                    }
-                    // layers on filesystems that cannot copy between each other: copy through a buffer
-                    long at = end - remaining;
-                    Posix.copyThroughBuffer(in, out, at, remaining);
-                    break;
-                }
-                if (n == 0) {
-                    throw new Errno(Errno.EIO, "copy-up: lower file shrank");
-                }
-                remaining -= n;
-            }
+            copyRange(in, out, data, end);
             offset = end;
+        }
+    }
+
+    /** Bytes {@code from} to {@code end}, both files' positions at {@code from}: in the kernel where it can. */
+    private static void copyRange(int in, int out, long from, long end) {
+        long remaining = end - from;
+        while (remaining > 0) {
+            long n;
+            try {
+                n = Posix.copyFileRange(in, out, Math.min(remaining, CHUNK));
+            } catch (Errno e) {
+                if (e.errno != Errno.EXDEV && e.errno != Errno.EINVAL && e.errno != Errno.EOPNOTSUPP) {
+                    throw e;
+                }
+                // layers on filesystems that cannot copy between each other: copy through a buffer
+                Posix.copyThroughBuffer(in, out, end - remaining, remaining);
+                return;
+            }
+            if (n == 0) {
+                throw new Errno(Errno.EIO, "copy-up: lower file shrank");
+            }
+            remaining -= n;
         }
     }
 }
