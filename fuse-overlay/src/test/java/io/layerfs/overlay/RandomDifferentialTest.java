@@ -146,9 +146,10 @@ class RandomDifferentialTest {
      * by a user who is not in the file's group clears a setgid bit that has no group-exec bit under kernel overlayfs
      * (Linux 6.x VFS: setattr_should_drop_sgid, "not in group and not CAP_FSETID"), but not under layerfs: FUSE's
      * fuse_setattr recomputes the kill-priv mode itself with the older rule (setgid is killed only together with
-     * S_IXGRP) unless the server handles kill-priv. fuse-overlayfs behaves like layerfs here. Fix: only in the daemon:
-     * negotiate FUSE_HANDLE_KILLPRIV_V2 (possible with the dev-fuse binding) and clear setuid/setgid on write,
-     * truncate and chown as the VFS does.
+     * S_IXGRP) unless the server handles kill-priv. fuse-overlayfs behaves like layerfs here. FUSE_HANDLE_KILLPRIV_V2
+     * is no fix while upper files use FUSE passthrough (tried): FUSE then drops the kill-priv mode change and leaves
+     * it to the server's WRITE, which passthrough writes never reach, so a write by another user kept setuid
+     * (PermissionsTest caught it). It needs the kernel to apply the VFS's rule.
      */
     @Test
     @org.junit.jupiter.api.Tag("known-bug") // fails until fixed: see above
