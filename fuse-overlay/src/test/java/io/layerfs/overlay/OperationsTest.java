@@ -106,6 +106,24 @@ class OperationsTest {
         assertThat(upper("stat -c %F etc/motd")).isEqualTo("regular file\n");
     }
 
+    /** Whiteouts are links of one whiteout in the work directory, as overlayfs makes them; a lost one is made again. */
+    @Test
+    void whiteoutsAreLinksOfOneSharedWhiteout() throws Exception {
+        fx.sh("rm etc/motd etc/hostname");
+        assertThat(upper("stat -c '%F %t,%T %h' etc/motd etc/hostname")).isEqualTo("""
+                character special file 0,0 3
+                character special file 0,0 3
+                """);
+        assertThat(upper("stat -c %i etc/motd etc/hostname | uniq | wc -l")).isEqualTo("1\n");
+        Path shared = fx.work().resolve(OverlayFs.SCRATCH_DIR + "/#whiteout");
+        assertThat(Files.readAttributes(shared, "unix:ino")).isEqualTo(Files.readAttributes(fx.upper().resolve("etc/motd"), "unix:ino"));
+        Files.delete(shared);
+        fx.sh("rm etc/passwd");
+        assertThat(upper("stat -c '%F %t,%T %h' etc/passwd")).isEqualTo("character special file 0,0 2\n");
+        fx.remount();
+        assertThat(fx.sh("ls etc")).doesNotContain("motd", "hostname", "passwd");
+    }
+
     @Test
     void symlinkReadlinkLinkMknod() throws Exception {
         fx.sh("ln -s ../etc/hostname tmp/l && ln etc/passwd tmp/hard && mkfifo tmp/fifo && mknod tmp/null c 1 3");

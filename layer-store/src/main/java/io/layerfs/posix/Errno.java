@@ -5,7 +5,7 @@ package io.layerfs.posix;
  */
 public final class Errno extends RuntimeException {
     public static final int EPERM = 1, ENOENT = 2, EIO = 5, EBADF = 9, EACCES = 13, EEXIST = 17, EXDEV = 18,
-            ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENOSPC = 28, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39,
+            ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENOSPC = 28, EMLINK = 31, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39,
             ELOOP = 40, ENODATA = 61, EOPNOTSUPP = 95, ENOTCONN = 107;
 
     public final int errno;
@@ -34,6 +34,7 @@ public final class Errno extends RuntimeException {
             case EISDIR -> "EISDIR";
             case EINVAL -> "EINVAL";
             case ENOSPC -> "ENOSPC";
+            case EMLINK -> "EMLINK";
             case ERANGE -> "ERANGE";
             case ENAMETOOLONG -> "ENAMETOOLONG";
             case ENOSYS -> "ENOSYS";

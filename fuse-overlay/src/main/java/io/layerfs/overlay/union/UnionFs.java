@@ -30,6 +30,7 @@ public final class UnionFs {
     private final Scratch scratch;
     private final OpenFiles files = new OpenFiles();
     private final CopyUp copyUp;
+    private final Whiteouts whiteouts;
     private final Lock readLock;
     private final Lock writeLock;
     /** This process's umask; new objects' modes arrive with the caller's umask applied, so ours is undone. */
@@ -47,6 +48,7 @@ public final class UnionFs {
         this.resolver = new Resolver(stack, cacheSize);
         this.scratch = new Scratch(stack.scratch());
         this.copyUp = new CopyUp(resolver, scratch, files, !volatileMount);
+        this.whiteouts = new Whiteouts(scratch);
         ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
         this.readLock = rw.readLock();
         this.writeLock = rw.writeLock();
@@ -420,7 +422,7 @@ public final class UnionFs {
         String name = MergedPath.name(n.path);
         boolean lowerBelow = hasLowerEntry(parent, name);
         if (!n.inUpper()) {
-            OverlayFormat.makeWhiteout(LayerStack.join(copyUp.copyUp(parent, false), name));
+            whiteouts.make(LayerStack.join(copyUp.copyUp(parent, false), name));
             return;
         }
         if (!lowerBelow) {
@@ -434,7 +436,7 @@ public final class UnionFs {
             return;
         }
         String whiteout = scratch.newName();
-        OverlayFormat.makeWhiteout(whiteout);
+        whiteouts.make(whiteout);
         if (n.isDir()) {
             Posix.renameat2(whiteout, n.real, Posix.RENAME_EXCHANGE);
             Trees.remove(whiteout); // now the old directory
@@ -577,7 +579,7 @@ public final class UnionFs {
         return real;
     }
 
-    private static void renameLeavingWhiteout(String from, String to) {
+    private void renameLeavingWhiteout(String from, String to) {
         try {
             Posix.renameat2(from, to, Posix.RENAME_WHITEOUT);
         } catch (Errno e) {
@@ -585,7 +587,7 @@ public final class UnionFs {
                 throw e;
             }
             Posix.rename(from, to); // filesystem without RENAME_WHITEOUT: two steps
-            OverlayFormat.makeWhiteout(from);
+            whiteouts.make(from);
         }
     }
 
