@@ -39,17 +39,28 @@ public final class Mounts {
 
     /** The fs type of the mount at {@code dir}, or null if none (e.g. "fuse.layerfs"). */
     public static String fsType(Path dir) {
+        String line = lastMountAt(dir);
+        return line == null ? null : line.substring(line.indexOf(" - ") + 3).split(" ")[0];
+    }
+
+    /** The device ("MAJOR:MINOR") of the mount at {@code dir}, or null if none. */
+    public static String device(Path dir) {
+        String line = lastMountAt(dir);
+        return line == null ? null : line.split(" ")[2];
+    }
+
+    /** The mountinfo line of the mount at {@code dir} (the last on that path: the one seen), or null. */
+    private static String lastMountAt(Path dir) {
         String wanted = escape(dir.toString());
         try {
-            String type = null;
+            String found = null;
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 String[] f = line.split(" ");
                 if (f.length > 4 && f[4].equals(wanted)) {
-                    int sep = line.indexOf(" - ");
-                    type = line.substring(sep + 3).split(" ")[0]; // the last mount on a path wins
+                    found = line;
                 }
             }
-            return type;
+            return found;
         } catch (IOException e) {
             throw new IllegalStateException("cannot read /proc/self/mountinfo", e);
         }

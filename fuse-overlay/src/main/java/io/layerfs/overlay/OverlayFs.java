@@ -35,9 +35,13 @@ public final class OverlayFs {
         Path mnt = Mounts.canonical(mountpoint); // FUSE mounts at the real path; look for it there
         config.validate(mnt);
         UnionFs fs = new UnionFs(stack(config), config.options().cacheSize(), config.options().volatileMount());
-        if (config.options().binding() == OverlayConfig.Binding.DEV_FUSE) {
-            return mountDevFuse(fs, config.options(), mnt);
-        }
+        OverlayMount mount = config.options().binding() == OverlayConfig.Binding.DEV_FUSE
+                ? mountDevFuse(fs, config.options(), mnt) : mountJnrFuse(fs, config, mnt);
+        Readahead.matchLowers(mnt, config.lowers());
+        return mount;
+    }
+
+    private static OverlayMount mountJnrFuse(UnionFs fs, OverlayConfig config, Path mnt) {
         CountDownLatch ready = new CountDownLatch(1);
         OverlayFuse fuse = new OverlayFuse(fs, ready::countDown);
         AtomicReference<Throwable> failure = new AtomicReference<>();
