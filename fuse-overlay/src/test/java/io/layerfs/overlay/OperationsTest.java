@@ -106,6 +106,15 @@ class OperationsTest {
         assertThat(upper("stat -c %F etc/motd")).isEqualTo("regular file\n");
     }
 
+    /** fsync(2) of a directory: an upper one, a merged one, one only in a lower, and the root. */
+    @Test
+    void fsyncOfDirectories() {
+        fx.sh("mkdir tmp/new && touch etc/new");
+        assertThat(fx.sh("python3 -c 'import os\nfor d in (\"tmp/new\", \"etc\", \"usr\", \".\"):\n"
+                + "    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd); os.close(fd); print(d)'"))
+                .isEqualTo("tmp/new\netc\nusr\n.\n");
+    }
+
     /** Whiteouts are links of one whiteout in the work directory, as overlayfs makes them; a lost one is made again. */
     @Test
     void whiteoutsAreLinksOfOneSharedWhiteout() throws Exception {

@@ -411,6 +411,16 @@ public final class OverlayFuse extends FuseStubFS {
     }
 
     @Override
+    public int fsyncdir(String path, FuseFileInfo fi) {
+        try {
+            fs.fsyncDir(path);
+            return 0;
+        } catch (Throwable t) {
+            return fail(t, "fsyncdir", path);
+        }
+    }
+
+    @Override
     public int fallocate(String path, int mode, @off_t long off, @off_t long length, FuseFileInfo fi) {
         try {
             Posix.fallocate(fs.files().get(fi.fh.get()).fd(), mode, off, length);

@@ -753,6 +753,20 @@ public final class UnionFs {
         }
     }
 
+    /**
+     * A caller's fsync of a directory: its upper directory's, as overlayfs (none on a volatile mount; a directory
+     * only in the lowers has nothing of this mount's to sync).
+     */
+    public void fsyncDir(String path) {
+        if (volatileMount) {
+            return;
+        }
+        Node n = lookup(path);
+        if (n.inUpper()) {
+            Posix.fsyncDir(n.real);
+        }
+    }
+
     /** A caller's fsync of an open file (none on a volatile mount). */
     public void fsync(OpenFile f, boolean dataOnly) {
         if (!volatileMount) {
