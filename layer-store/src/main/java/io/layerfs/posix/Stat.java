@@ -3,8 +3,9 @@ package io.layerfs.posix;
 import jnr.ffi.Pointer;
 
 /** The fields of glibc's x86_64 {@code struct stat} that layerfs uses, copied out of native memory. */
-public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, long rdev, long size, long blocks,
-                   long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec, long ctimeSec, long ctimeNsec) {
+public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, long rdev, long size, long blksize,
+                   long blocks, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec, long ctimeSec,
+                   long ctimeNsec) {
 
     public static final int SIZE = 144;
     /** Offset of st_ino, st_nlink and st_mode in glibc's x86_64 struct stat. */
@@ -16,8 +17,28 @@ public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, l
 
     static Stat read(Pointer p) {
         return new Stat(p.getLong(0), p.getLong(8), p.getLong(16), p.getInt(24), p.getInt(28), p.getInt(32),
-                p.getLong(40), p.getLong(48), p.getLong(64),
+                p.getLong(40), p.getLong(48), p.getLong(56), p.getLong(64),
                 p.getLong(72), p.getLong(80), p.getLong(88), p.getLong(96), p.getLong(104), p.getLong(112));
+    }
+
+    /** Writes these fields back as a struct stat, as {@link #read} found them. */
+    public void writeTo(Pointer p) {
+        p.putLong(0, dev);
+        p.putLong(8, ino);
+        p.putLong(16, nlink);
+        p.putInt(24, mode);
+        p.putInt(28, uid);
+        p.putInt(32, gid);
+        p.putLong(40, rdev);
+        p.putLong(48, size);
+        p.putLong(56, blksize);
+        p.putLong(64, blocks);
+        p.putLong(72, atimeSec);
+        p.putLong(80, atimeNsec);
+        p.putLong(88, mtimeSec);
+        p.putLong(96, mtimeNsec);
+        p.putLong(104, ctimeSec);
+        p.putLong(112, ctimeNsec);
     }
 
     public int type() {

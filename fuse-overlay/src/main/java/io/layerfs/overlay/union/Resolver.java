@@ -19,6 +19,15 @@ final class Resolver {
     /** layerfs's record of the lower inode a copied-up object came from; hidden like all trusted.overlay.*. */
     static final String ORIGIN_XATTR = "trusted.overlay.layerfs.origin";
 
+    /**
+     * The node this thread's last lookup made, with the lstat that lookup took of its real object: so a stat
+     * right after a cache miss (a READDIRPLUS entry, a copy-up's reply) need not lstat the same object again.
+     */
+    private static final ThreadLocal<Fresh> FRESH = new ThreadLocal<>();
+
+    private record Fresh(Node node, Stat stat) {
+    }
+
     private final LayerStack stack;
     private final Cache<String, Node> cache;
 
@@ -72,8 +81,24 @@ final class Resolver {
                 dirLayers[i] = parent.dirLayers[e.indexes()[i]];
             }
         }
-        return new Node(MergedPath.child(parent.path, name), top, e.real(), e.stat().type(),
+        Node node = new Node(MergedPath.child(parent.path, name), top, e.real(), e.stat().type(),
                 inode(top, e.real(), e.stat()), e.dirs(), dirLayers);
+        FRESH.set(new Fresh(node, e.stat()));
+        return node;
+    }
+
+    /** Forgets this thread's last lookup: call before a resolve whose own lookup alone may be used. */
+    static void forgetFresh() {
+        FRESH.remove();
+    }
+
+    /**
+     * The lstat of {@code n}'s real object if this thread's last lookup (since {@link #forgetFresh}) made
+     * {@code n}, else null. Used under the union's lock held since that lookup, so nothing has changed it.
+     */
+    static Stat freshStat(Node n) {
+        Fresh f = FRESH.get();
+        return f != null && f.node == n ? f.stat : null;
     }
 
     private Node root() {

@@ -93,8 +93,14 @@ public final class UnionFs {
     public long statInto(String path, Pointer statbuf) {
         readLock.lock();
         try {
+            Resolver.forgetFresh();
             Node n = existing(path);
-            Posix.lstatInto(n.real, statbuf);
+            Stat fresh = Resolver.freshStat(n); // just looked up (a cache miss): its lstat is this moment's
+            if (fresh != null) {
+                fresh.writeTo(statbuf);
+            } else {
+                Posix.lstatInto(n.real, statbuf);
+            }
             long realIno = statbuf.getLong(Stat.OFF_INO);
             statbuf.putLong(Stat.OFF_INO, n.ino);
             if (n.isMergedDir()) {
