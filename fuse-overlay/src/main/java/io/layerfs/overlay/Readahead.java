@@ -2,6 +2,7 @@ package io.layerfs.overlay;
 
 import io.layerfs.posix.ByteString;
 import io.layerfs.posix.Posix;
+import io.layerfs.posix.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,12 +48,10 @@ final class Readahead {
     /** KiB the block device holding {@code dir} reads ahead (a partition's: its disk's), or 0 if none. */
     private static long diskReadahead(Path dir) throws IOException {
         long dev = Posix.lstat(ByteString.of(dir)).dev();
-        long major = ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
-        long minor = (dev & 0xff) | ((dev >>> 12) & ~0xffL);
-        if (major == 0) {
+        if (Stat.major(dev) == 0) {
             return 0; // tmpfs, overlay, another FUSE mount: no disk
         }
-        Path block = Path.of("/sys/dev/block/" + major + ":" + minor);
+        Path block = Path.of("/sys/dev/block/" + Stat.major(dev) + ":" + Stat.minor(dev));
         for (Path setting : List.of(block.resolve("queue/read_ahead_kb"), block.resolve("../queue/read_ahead_kb"))) {
             if (Files.exists(setting)) {
                 return Long.parseLong(Files.readString(setting).trim());

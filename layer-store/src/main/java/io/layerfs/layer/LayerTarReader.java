@@ -128,7 +128,7 @@ public final class LayerTarReader {
                 throw new LayerFormatException("device node " + name + ": only root can import device nodes");
             }
             int type = e.isCharacterDevice() ? Stat.S_IFCHR : Stat.S_IFBLK;
-            Posix.mknod(path, type | 0600, LayerTarWriter.makedev(e.getDevMajor(), e.getDevMinor()));
+            Posix.mknod(path, type | 0600, Stat.makedev(e.getDevMajor(), e.getDevMinor()));
             attributes(path, e, false);
         } else if (e.isFIFO()) {
             Posix.mknod(path, Stat.S_IFIFO | 0600, 0);

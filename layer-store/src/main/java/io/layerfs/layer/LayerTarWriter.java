@@ -120,8 +120,8 @@ public final class LayerTarWriter {
             }
             case Stat.S_IFCHR, Stat.S_IFBLK -> {
                 e = new Entry(TarNames.toTar(name), st.type() == Stat.S_IFCHR ? TarConstants.LF_CHR : TarConstants.LF_BLK);
-                e.setDevMajor(major(st.rdev()));
-                e.setDevMinor(minor(st.rdev()));
+                e.setDevMajor(Stat.major(st.rdev()));
+                e.setDevMinor(Stat.minor(st.rdev()));
             }
             case Stat.S_IFIFO -> e = new Entry(TarNames.toTar(name), TarConstants.LF_FIFO);
             default -> {
@@ -223,18 +223,5 @@ public final class LayerTarWriter {
                 setLinkName(linkName);
             }
         }
-    }
-
-    static int major(long rdev) {
-        return (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));
-    }
-
-    static int minor(long rdev) {
-        return (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL));
-    }
-
-    static long makedev(int major, int minor) {
-        return ((long) (major & 0xfff) << 8) | ((long) (major & ~0xfff) << 32)
-                | (minor & 0xff) | ((long) (minor & ~0xff) << 12);
     }
 }

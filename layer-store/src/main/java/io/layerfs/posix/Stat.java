@@ -41,6 +41,22 @@ public record Stat(long dev, long ino, long nlink, int mode, int uid, int gid, l
         p.putLong(112, ctimeNsec);
     }
 
+    /** The major number of a dev_t (st_dev, st_rdev), as glibc's gnu_dev_major. */
+    public static int major(long dev) {
+        return (int) (((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL));
+    }
+
+    /** The minor number of a dev_t, as glibc's gnu_dev_minor. */
+    public static int minor(long dev) {
+        return (int) ((dev & 0xff) | ((dev >>> 12) & ~0xffL));
+    }
+
+    /** A dev_t from its numbers, as glibc's gnu_dev_makedev. */
+    public static long makedev(int major, int minor) {
+        return ((long) (major & 0xfff) << 8) | ((long) (major & ~0xfff) << 32)
+                | (minor & 0xff) | ((long) (minor & ~0xff) << 12);
+    }
+
     public int type() {
         return mode & S_IFMT;
     }
