@@ -89,7 +89,7 @@ final class Resolver {
 
     /** Forgets this thread's last lookup: call before a resolve whose own lookup alone may be used. */
     static void forgetFresh() {
-        FRESH.remove();
+        FRESH.set(null); // not remove(): the thread keeps its slot, and the next lookup does not make a new one
     }
 
     /**
