@@ -69,8 +69,16 @@ public final class OverlayFs {
             throw new OverlayConfigException("FUSE could not mount " + mnt
                     + (t == null ? "" : ": " + rootMessage(t)), t);
         }
-        log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
         unmountOnExit(mnt, loop);
+        // libfuse calls init() before it replies to the kernel's INIT; a stat waits for that reply, after
+        // which the mount's settings are final (the reply would clamp a read-ahead raised before it).
+        try {
+            Posix.lstat(ByteString.of(mnt));
+        } catch (RuntimeException e) {
+            OverlayMount.unmount(mnt);
+            throw new OverlayConfigException("mount at " + mnt + " does not serve a stat: " + e.getMessage(), e);
+        }
+        log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
         return new OverlayMount(mnt, loop, fs);
     }
 
