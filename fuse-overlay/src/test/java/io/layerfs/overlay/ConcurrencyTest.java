@@ -61,6 +61,55 @@ class ConcurrencyTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------------- long requests
+
+    /**
+     * A large copy-up holds the engine's lock, but not the whole mount: a file opened before it can be read while
+     * the copy is still being made (the daemon still holds the unnamed file it copies into). A daemon that read
+     * its next request only after the copy would answer that read after it.
+     */
+    @Test
+    void anOpenFileCanBeReadDuringALargeCopyUp() throws Exception {
+        Path lower = Files.createTempDirectory("layerfs-long-copy");
+        try {
+            Sh.ok(lower, "dd if=/dev/zero of=big bs=1M count=512 status=none && echo small > small");
+            fx = new MountFixture(List.of(lower));
+            Path scratch = fx.work().toRealPath().resolve("work");
+            List<Throwable> errors = new CopyOnWriteArrayList<>();
+            try (FileChannel small = FileChannel.open(fx.mnt().resolve("small"))) {
+                Thread append = start(() -> Files.write(fx.mnt().resolve("big"), new byte[] {1}, StandardOpenOption.APPEND), errors);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!copyingInto(scratch)) {
+                    assertThat(append.isAlive()).as("the append ended before its copy-up was seen").isTrue();
+                    assertThat(System.nanoTime()).as("no copy-up seen in %s", scratch).isLessThan(deadline);
+                    Thread.sleep(1);
+                }
+                assertThat(small.read(ByteBuffer.allocate(64), 0)).isEqualTo(6);
+                assertThat(copyingInto(scratch)).as("the copy-up was still running when the read returned").isTrue();
+                joinAll(List.of(append), 120, errors);
+            }
+            assertThat(Files.size(fx.mnt().resolve("big"))).isEqualTo((512L << 20) + 1);
+        } finally {
+            Sh.run(null, "rm -rf '" + lower + "'");
+        }
+    }
+
+    /** Whether this JVM (the daemon) has a partly copied file open in the scratch directory. */
+    private static boolean copyingInto(Path scratch) throws IOException {
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds) {
+                try {
+                    if (Files.readSymbolicLink(fd).startsWith(scratch) && Files.size(fd) > 0) {
+                        return true;
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return false;
+    }
+
     // ------------------------------------------------------------------------------------------- copy-up races
 
     @Test

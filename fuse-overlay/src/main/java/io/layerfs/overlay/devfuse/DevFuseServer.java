@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.layerfs.overlay.union.Caller;
 import io.layerfs.overlay.union.DirListing;
+import io.layerfs.overlay.union.LongWork;
 import io.layerfs.overlay.union.MergedPath;
 import io.layerfs.overlay.union.OpenFile;
 import io.layerfs.overlay.union.UnionFs;
@@ -20,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -41,6 +43,8 @@ final class DevFuseServer {
      * under two names (ESTALE) or a stale negative entry.
      */
     private final ReentrantReadWriteLock pathLock = new ReentrantReadWriteLock();
+    /** The turn to read the next request: held by one worker at a time (see {@link #serve}). */
+    private final ReentrantLock reading = new ReentrantLock();
     /**
      * Listings being read, by directory node: taken when the kernel reads from the start, then served in pieces
      * by cookie. There are no directory handles (the kernel opens directories without asking, see
@@ -86,23 +90,38 @@ final class DevFuseServer {
         this.negativeTimeout = negativeTimeout;
     }
 
-    /** One worker's loop: until the filesystem is unmounted (read fails with ENODEV). */
+    /**
+     * One worker's loop: until the filesystem is unmounted (read fails with ENODEV). Only the worker holding
+     * {@link #reading} waits in read(2), and it keeps that turn while its requests are quick, so a client that
+     * sends one request at a time (rm -rf, chmod -R, tar) is served by one thread: no hand-over per request, and
+     * queued FORGETs arrive in batches. A request that may wait on the disk (a read, an fsync, a large copy-up)
+     * passes the turn to an idle worker first, so other requests go on meanwhile.
+     */
     void serve() {
         Worker w = new Worker();
-        while (!destroyed) {
-            long n = Posix.readOrErrno(fd, w.inPtr, Fuse.BUFFER);
-            if (n < 0) {
-                int errno = (int) -n;
-                if (errno == 4 || errno == 11 || errno == Errno.ENOENT) { // EINTR, EAGAIN, interrupted request
-                    continue;
+        LongWork.announceOnThisThread(w::passTurn);
+        try {
+            while (!destroyed) {
+                if (!w.hasTurn) {
+                    reading.lock();
+                    w.hasTurn = true;
                 }
-                if (errno != 19) { // ENODEV: unmounted
-                    log.error("reading /dev/fuse failed: {}", Errno.name(errno));
+                long n = Posix.readOrErrno(fd, w.inPtr, Fuse.BUFFER);
+                if (n < 0) {
+                    int errno = (int) -n;
+                    if (errno == 4 || errno == 11 || errno == Errno.ENOENT) { // EINTR, EAGAIN, interrupted request
+                        continue;
+                    }
+                    if (errno != 19) { // ENODEV: unmounted
+                        log.error("reading /dev/fuse failed: {}", Errno.name(errno));
+                    }
+                    return;
                 }
-                return;
+                w.in.clear().limit((int) n);
+                w.handle();
             }
-            w.in.clear().limit((int) n);
-            w.handle();
+        } finally {
+            w.passTurn();
         }
     }
 
@@ -118,6 +137,16 @@ final class DevFuseServer {
         long nodeid;
         int uid;
         int gid;
+        /** Whether this worker holds {@link #reading}. */
+        boolean hasTurn;
+
+        /** Lets another worker read the next request while this one works on a long request. */
+        void passTurn() {
+            if (hasTurn) {
+                hasTurn = false;
+                reading.unlock();
+            }
+        }
 
         void handle() {
             int opcode = in.getInt(4);
@@ -127,13 +156,18 @@ final class DevFuseServer {
             gid = in.getInt(28);
             in.position(Fuse.IN_HEADER);
             out.clear().position(Fuse.OUT_HEADER);
+            switch (opcode) {
+                case Fuse.READ, Fuse.WRITE, Fuse.FSYNC, Fuse.FSYNCDIR, Fuse.FALLOCATE -> passTurn(); // may wait on the disk
+                default -> { }
+            }
             Lock lock = switch (opcode) {
                 case Fuse.RENAME, Fuse.RENAME2, Fuse.UNLINK, Fuse.RMDIR -> pathLock.writeLock();
                 case Fuse.READ, Fuse.WRITE, Fuse.FSYNC, Fuse.FLUSH, Fuse.RELEASE, Fuse.FALLOCATE, Fuse.FORGET,
                      Fuse.BATCH_FORGET, Fuse.INTERRUPT, Fuse.INIT, Fuse.DESTROY, Fuse.RELEASEDIR, Fuse.STATFS -> null;
                 default -> pathLock.readLock();
             };
-            if (lock != null) {
+            if (lock != null && !lock.tryLock()) {
+                passTurn(); // a rename or a long request holds the paths: let others read meanwhile
                 lock.lock();
             }
             try {

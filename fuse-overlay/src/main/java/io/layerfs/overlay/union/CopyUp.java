@@ -21,6 +21,8 @@ final class CopyUp {
     private final Resolver resolver;
     private final Scratch scratch;
     private final OpenFiles openFiles;
+    /** Bytes above which a copy counts as long work (at disk speed, a few milliseconds). */
+    private static final long LONG_COPY = 1 << 20;
     /** Whether a copy's data is fsynced before it is renamed into place (all but volatile mounts). */
     private final boolean sync;
 
@@ -197,6 +199,9 @@ final class CopyUp {
      * no holes (its blocks cover its size), else extent by extent, so holes stay holes.
      */
     private static void copyData(String from, int out, Stat st) {
+        if (st.size() > LONG_COPY) {
+            LongWork.begin();
+        }
         int in = Posix.open(from, Posix.O_RDONLY, 0);
         try {
             if (st.blocks() * 512 >= st.size()) {

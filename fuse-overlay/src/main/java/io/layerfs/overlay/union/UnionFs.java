@@ -65,11 +65,19 @@ public final class UnionFs {
         return files;
     }
 
+    /** Takes the lock; if another request holds it, first tells the binding this thread is about to wait. */
+    private static void acquire(Lock lock) {
+        if (!lock.tryLock()) {
+            LongWork.begin();
+            lock.lock();
+        }
+    }
+
     // ---------------------------------------------------------------- lookups
 
     /** The node of an existing path; ENOENT otherwise. */
     public Node lookup(String path) {
-        readLock.lock();
+        acquire(readLock);
         try {
             return existing(path);
         } finally {
@@ -78,7 +86,7 @@ public final class UnionFs {
     }
 
     public boolean exists(String path) {
-        readLock.lock();
+        acquire(readLock);
         try {
             return resolver.resolve(path).exists();
         } finally {
@@ -91,7 +99,7 @@ public final class UnionFs {
      * the real inode number of a regular file in the upper (its identity among hard links), else 0.
      */
     public long statInto(String path, Pointer statbuf) {
-        readLock.lock();
+        acquire(readLock);
         try {
             Resolver.forgetFresh();
             Node n = existing(path);
@@ -118,7 +126,7 @@ public final class UnionFs {
     }
 
     public String readlink(String path) {
-        readLock.lock();
+        acquire(readLock);
         try {
             Node n = existing(path);
             if (!n.isSymlink()) {
@@ -135,7 +143,7 @@ public final class UnionFs {
      * entry. An entry found in the upper may be a copy-up, whose inode number is its origin's.
      */
     public DirListing readdir(String path) {
-        readLock.lock();
+        acquire(readLock);
         try {
             Node dir = existing(path);
             if (!dir.isDir()) {
@@ -167,7 +175,7 @@ public final class UnionFs {
         if (OverlayFormat.isPrivateXattr(name)) {
             throw new Errno(Errno.EOPNOTSUPP, "getxattr " + name);
         }
-        readLock.lock();
+        acquire(readLock);
         try {
             byte[] value = Posix.lgetxattr(existing(path).real, name);
             if (value == null) {
@@ -180,7 +188,7 @@ public final class UnionFs {
     }
 
     public List<String> listxattr(String path) {
-        readLock.lock();
+        acquire(readLock);
         try {
             List<String> names = Posix.llistxattr(existing(path).real);
             names.removeIf(OverlayFormat::isPrivateXattr);
@@ -194,7 +202,7 @@ public final class UnionFs {
         if (OverlayFormat.isPrivateXattr(name)) {
             throw new Errno(Errno.EOPNOTSUPP, "setxattr " + name);
         }
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Posix.lsetxattr(copyUp.copyUp(existing(path), true), name, value, flags);
             resolver.invalidate(path);
@@ -207,7 +215,7 @@ public final class UnionFs {
         if (OverlayFormat.isPrivateXattr(name)) {
             throw new Errno(Errno.EOPNOTSUPP, "removexattr " + name);
         }
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (Posix.lgetxattr(n.real, name) == null) {
@@ -222,7 +230,7 @@ public final class UnionFs {
     // ---------------------------------------------------------------- attributes (copy-up, then change)
 
     public void chmod(String path, int mode) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (n.isSymlink()) {
@@ -236,7 +244,7 @@ public final class UnionFs {
 
     /** uid or gid -1 leaves that id unchanged. */
     public void chown(String path, int uid, int gid) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Posix.lchown(copyUp.copyUp(existing(path), true), uid, gid);
         } finally {
@@ -246,7 +254,7 @@ public final class UnionFs {
 
     /** Times as for utimensat: nsec may be UTIME_NOW or UTIME_OMIT. */
     public void utimens(String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Posix.lutimens(copyUp.copyUp(existing(path), true), atimeSec, atimeNsec, mtimeSec, mtimeNsec);
         } finally {
@@ -255,7 +263,7 @@ public final class UnionFs {
     }
 
     public void truncate(String path, long size) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (n.isDir()) {
@@ -292,7 +300,7 @@ public final class UnionFs {
         int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME);
         boolean writes = (flags & Posix.O_ACCMODE) != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0;
         if (!writes) {
-            readLock.lock();
+            acquire(readLock);
             try {
                 Node n = existing(path);
                 if (n.inUpper()) {
@@ -303,7 +311,7 @@ public final class UnionFs {
                 readLock.unlock();
             }
         }
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (n.isDir()) {
@@ -318,7 +326,7 @@ public final class UnionFs {
 
     /** Creates and opens a new regular file (the FUSE create operation). */
     public OpenFile create(String path, int mode, int flags, Caller caller) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             String real = place(path, caller, false, t -> Posix.mknod(t, Stat.S_IFREG | (mode & 07777), 0), mode);
             Node n = resolver.resolve(path);
@@ -337,7 +345,7 @@ public final class UnionFs {
     // ---------------------------------------------------------------- new entries
 
     public void mknod(String path, int mode, long rdev, Caller caller) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             place(path, caller, false, t -> Posix.mknod(t, mode, rdev), mode);
         } finally {
@@ -346,7 +354,7 @@ public final class UnionFs {
     }
 
     public void mkdir(String path, int mode, Caller caller) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             place(path, caller, true, t -> Posix.mkdir(t, mode & 07777), mode);
         } finally {
@@ -355,7 +363,7 @@ public final class UnionFs {
     }
 
     public void symlink(String target, String path, Caller caller) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             place(path, caller, false, t -> Posix.symlink(target, t), 0);
         } finally {
@@ -365,7 +373,7 @@ public final class UnionFs {
 
     /** A hard link: the source is copied up (data included), then linked in the upper. */
     public void link(String from, String to) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node src = existing(from);
             if (src.isDir()) {
@@ -383,7 +391,7 @@ public final class UnionFs {
     // ---------------------------------------------------------------- removal
 
     public void unlink(String path) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (n.isDir()) {
@@ -397,7 +405,7 @@ public final class UnionFs {
     }
 
     public void rmdir(String path) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node n = existing(path);
             if (!n.isDir()) {
@@ -460,7 +468,7 @@ public final class UnionFs {
      * This is how a directory from a lower layer can be renamed without EXDEV.
      */
     public void rename(String from, String to) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node src = existing(from);
             if (from.equals(to)) {
@@ -527,7 +535,7 @@ public final class UnionFs {
      * that lands where a lower layer has an entry becomes opaque; both names stay occupied, so no whiteout is needed.
      */
     public void exchange(String a, String b) {
-        writeLock.lock();
+        acquire(writeLock);
         try {
             Node na = existing(a);
             Node nb = existing(b);
