@@ -25,10 +25,11 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * Serves the FUSE protocol on an open /dev/fuse descriptor: worker threads each read one request at a time
- * into their own buffer, run it against the {@link UnionFs} engine, and write one reply. Node ids map to
- * merged paths ({@link NodeTable}); directory listings come with attributes (READDIRPLUS), so a walk needs
- * no LOOKUP per entry. One method per operation, each reading its request struct and writing its reply.
+ * Serves the FUSE protocol on an open /dev/fuse descriptor: worker threads take turns reading one request at a
+ * time into their own buffer (see {@link #serve}), run it against the {@link UnionFs} engine, and write one
+ * reply. Node ids map to merged paths ({@link NodeTable}); directory listings come with attributes
+ * (READDIRPLUS), so a walk needs no LOOKUP per entry. One method per operation, each reading its request
+ * struct and writing its reply.
  */
 final class DevFuseServer {
     private static final Logger log = LoggerFactory.getLogger(DevFuseServer.class);
@@ -94,8 +95,9 @@ final class DevFuseServer {
      * One worker's loop: until the filesystem is unmounted (read fails with ENODEV). Only the worker holding
      * {@link #reading} waits in read(2), and it keeps that turn while its requests are quick, so a client that
      * sends one request at a time (rm -rf, chmod -R, tar) is served by one thread: no hand-over per request, and
-     * queued FORGETs arrive in batches. A request that may wait on the disk (a read, an fsync, a large copy-up)
-     * passes the turn to an idle worker first, so other requests go on meanwhile.
+     * queued FORGETs arrive in batches. A request that may keep its worker long (a read, a write or an fsync,
+     * a large copy-up, a wait for a lock another request holds) passes the turn to an idle worker first, so
+     * other requests go on meanwhile.
      */
     void serve() {
         Worker w = new Worker();

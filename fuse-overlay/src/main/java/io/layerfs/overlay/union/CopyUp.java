@@ -16,13 +16,13 @@ import java.util.ArrayDeque;
  * with copy_file_range, extent by extent, so holes stay holes.
  */
 final class CopyUp {
+    /** Bytes above which a copy counts as long work (at disk speed, a few milliseconds). */
+    private static final long LONG_COPY = 1 << 20;
     private static final long CHUNK = 1L << 30;
 
     private final Resolver resolver;
     private final Scratch scratch;
     private final OpenFiles openFiles;
-    /** Bytes above which a copy counts as long work (at disk speed, a few milliseconds). */
-    private static final long LONG_COPY = 1 << 20;
     /** Whether a copy's data is fsynced before it is renamed into place (all but volatile mounts). */
     private final boolean sync;
 

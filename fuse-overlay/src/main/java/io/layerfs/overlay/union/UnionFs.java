@@ -23,6 +23,7 @@ import java.util.function.Consumer;
  * and throws {@link Errno} on failure.
  * <p>Locking: lookups and reads hold the read lock; anything that changes the upper holds the write lock
  * (one lock, so two-path operations cannot deadlock). Data reads and writes on open handles take no lock.
+ * A thread that has to wait for the lock says so first ({@link LongWork}), as does a large copy-up.
  */
 public final class UnionFs {
     private final LayerStack stack;
