@@ -64,15 +64,16 @@ class ConcurrencyTest {
     // ------------------------------------------------------------------------------------------- long requests
 
     /**
-     * A large copy-up holds the engine's lock, but not the whole mount: a file opened before it can be read while
-     * the copy is still being made (the daemon still holds the unnamed file it copies into). A daemon that read
-     * its next request only after the copy would answer that read after it.
+     * A large copy-up keeps one worker busy, not the mount: while the copy is still being made (the daemon still
+     * holds the unnamed file it copies into), a file opened before it can be read, and another file can be
+     * looked up and stat'ed. A daemon that read its next request only after the copy, or that held its lock
+     * through the copy, would answer them after it.
      */
     @Test
-    void anOpenFileCanBeReadDuringALargeCopyUp() throws Exception {
+    void otherRequestsGoOnDuringALargeCopyUp() throws Exception {
         Path lower = Files.createTempDirectory("layerfs-long-copy");
         try {
-            Sh.ok(lower, "dd if=/dev/zero of=big bs=1M count=512 status=none && echo small > small");
+            Sh.ok(lower, "dd if=/dev/zero of=big bs=1M count=512 status=none && echo small > small && echo other > other");
             fx = new MountFixture(List.of(lower));
             Path scratch = fx.work().toRealPath().resolve("work");
             List<Throwable> errors = new CopyOnWriteArrayList<>();
@@ -85,10 +86,13 @@ class ConcurrencyTest {
                     Thread.sleep(1);
                 }
                 assertThat(small.read(ByteBuffer.allocate(64), 0)).isEqualTo(6);
-                assertThat(copyingInto(scratch)).as("the copy-up was still running when the read returned").isTrue();
+                assertThat(Files.size(fx.mnt().resolve("other"))).isEqualTo(6);
+                assertThat(copyingInto(scratch)).as("the copy-up was still running when the read and stat returned").isTrue();
                 joinAll(List.of(append), 120, errors);
             }
             assertThat(Files.size(fx.mnt().resolve("big"))).isEqualTo((512L << 20) + 1);
+            assertThat(Sh.ok(null, "cmp -n 536870912 '" + lower.resolve("big") + "' '" + fx.mnt().resolve("big") + "' && echo same"))
+                    .isEqualTo("same\n");
         } finally {
             Sh.run(null, "rm -rf '" + lower + "'");
         }

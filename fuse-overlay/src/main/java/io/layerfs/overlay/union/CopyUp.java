@@ -39,6 +39,11 @@ final class CopyUp {
      * false (an O_TRUNC open or a truncate to zero discards it anyway). Caller holds the write lock.
      */
     String copyUp(Node node, boolean withData) {
+        return copyUp(node, withData, null);
+    }
+
+    /** As {@link #copyUp(Node, boolean)}, taking the data from {@code staged} if it is a copy of this file's. */
+    String copyUp(Node node, boolean withData, Staged staged) {
         if (node.inUpper()) {
             return node.real;
         }
@@ -52,18 +57,84 @@ final class CopyUp {
         }
         String upperParent = parent.real;
         while (!missing.isEmpty()) {
-            upperParent = copyUpInto(missing.pop(), upperParent, false);
+            upperParent = copyUpInto(missing.pop(), upperParent, false, null);
         }
-        return copyUpInto(node, upperParent, withData);
+        return copyUpInto(node, upperParent, withData, staged);
+    }
+
+    /**
+     * A large lower file's data, copied ahead into an unnamed file in the work directory while the caller holds
+     * no lock, so that a copy-up of gigabytes does not stop the rest of the mount. The copy-up itself then only
+     * sets the attributes and links the file, if the lower file is still the one copied. Closing discards a copy
+     * that was not used.
+     */
+    static final class Staged implements AutoCloseable {
+        private final String real;
+        private final Stat st;
+        private int fd;
+
+        private Staged(String real, Stat st, int fd) {
+            this.real = real;
+            this.st = st;
+            this.fd = fd;
+        }
+
+        /** The staged file, if it holds the data of {@code real} as it is now ({@code now}); else -1. */
+        private int take(String real, Stat now) {
+            boolean same = this.real.equals(real) && st.dev() == now.dev() && st.ino() == now.ino()
+                    && st.size() == now.size() && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec();
+            int taken = same ? fd : -1;
+            if (same) {
+                fd = -1;
+            }
+            return taken;
+        }
+
+        @Override
+        public void close() {
+            if (fd >= 0) {
+                Posix.close(fd);
+                fd = -1;
+            }
+        }
+    }
+
+    /**
+     * Copies the data of a large lower file ahead of its copy-up (the caller holds no lock: lower files do not
+     * change). Null when there is nothing to stage: the node is in the upper, is not a regular file of more
+     * than {@link #LONG_COPY} bytes, or the work directory has no O_TMPFILE.
+     */
+    Staged stage(Node node) {
+        if (node.inUpper()) {
+            return null;
+        }
+        Stat st = Posix.lstat(node.real);
+        if (!st.isRegular() || st.size() <= LONG_COPY) {
+            return null;
+        }
+        int out = Posix.openTmpfileOrErrno(scratch.dir(), 0600);
+        if (out < 0) {
+            return null;
+        }
+        try {
+            copyData(node.real, out, st);
+            if (sync) {
+                Posix.fsync(out, true); // the data now; the attributes are fsynced with the copy-up
+            }
+        } catch (RuntimeException e) {
+            Posix.close(out);
+            throw e;
+        }
+        return new Staged(node.real, st, out);
     }
 
     /** Copies up one object whose parent's upper directory is {@code upperParent}. */
-    private String copyUpInto(Node node, String upperParent, boolean withData) {
+    private String copyUpInto(Node node, String upperParent, boolean withData, Staged staged) {
         String target = LayerStack.join(upperParent, MergedPath.name(node.path));
         Stat st = Posix.lstat(node.real);
         Stat parent = Posix.lstat(upperParent);
         if (st.isRegular()) {
-            copyFile(node, target, st, withData);
+            copyFile(node, target, st, withData, staged);
         } else {
             copyOther(node, target, st);
         }
@@ -81,15 +152,19 @@ final class CopyUp {
      * into place when complete, so a crash leaves nothing behind. Where the filesystem has no O_TMPFILE, it is
      * built under a scratch name and renamed into place (a crash leaves it to the next mount's scratch reset).
      */
-    private void copyFile(Node node, String target, Stat st, boolean withData) {
+    private void copyFile(Node node, String target, Stat st, boolean withData, Staged staged) {
         String tmp = null;
-        int out = Posix.openTmpfileOrErrno(scratch.dir(), 0600);
+        int out = withData && staged != null ? staged.take(node.real, st) : -1;
+        boolean hasData = out >= 0;
+        if (out < 0) {
+            out = Posix.openTmpfileOrErrno(scratch.dir(), 0600);
+        }
         if (out < 0) {
             tmp = scratch.newName();
             out = Posix.open(tmp, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0600);
         }
         try {
-            if (withData && st.size() > 0) {
+            if (withData && st.size() > 0 && !hasData) {
                 copyData(node.real, out, st);
             }
             copyAttributes(node.real, st, node.ino, new FileAttrs(out));

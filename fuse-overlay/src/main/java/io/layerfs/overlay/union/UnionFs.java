@@ -264,16 +264,33 @@ public final class UnionFs {
     }
 
     public void truncate(String path, long size) {
-        acquire(writeLock);
-        try {
-            Node n = existing(path);
-            if (n.isDir()) {
-                throw new Errno(Errno.EISDIR, "truncate " + path);
+        try (CopyUp.Staged staged = size > 0 ? stageAhead(path) : null) {
+            acquire(writeLock);
+            try {
+                Node n = existing(path);
+                if (n.isDir()) {
+                    throw new Errno(Errno.EISDIR, "truncate " + path);
+                }
+                Posix.truncate(copyUp.copyUp(n, size > 0, staged), size);
+            } finally {
+                writeLock.unlock();
             }
-            Posix.truncate(copyUp.copyUp(n, size > 0), size);
-        } finally {
-            writeLock.unlock();
         }
+    }
+
+    /**
+     * Before a copy-up that keeps the data: copies a large lower file's data ahead, without holding the lock,
+     * so that other requests go on meanwhile (null if there is nothing to stage).
+     */
+    private CopyUp.Staged stageAhead(String path) {
+        Node n;
+        acquire(readLock);
+        try {
+            n = resolver.resolve(path);
+        } finally {
+            readLock.unlock();
+        }
+        return n.exists() ? copyUp.stage(n) : null;
     }
 
     // ---------------------------------------------------------------- open files
@@ -312,16 +329,19 @@ public final class UnionFs {
                 readLock.unlock();
             }
         }
-        acquire(writeLock);
-        try {
-            Node n = existing(path);
-            if (n.isDir()) {
-                throw new Errno(Errno.EISDIR, "open " + path);
+        boolean keepsData = (flags & Posix.O_TRUNC) == 0;
+        try (CopyUp.Staged staged = keepsData ? stageAhead(path) : null) {
+            acquire(writeLock);
+            try {
+                Node n = existing(path);
+                if (n.isDir()) {
+                    throw new Errno(Errno.EISDIR, "open " + path);
+                }
+                String real = copyUp.copyUp(n, keepsData, staged);
+                return files.add(Posix.open(real, backingFlags, 0), n.ino, null);
+            } finally {
+                writeLock.unlock();
             }
-            String real = copyUp.copyUp(n, (flags & Posix.O_TRUNC) == 0);
-            return files.add(Posix.open(real, backingFlags, 0), n.ino, null);
-        } finally {
-            writeLock.unlock();
         }
     }
 
