@@ -66,7 +66,8 @@ final class CopyUp {
      * A large lower file's data, copied ahead into an unnamed file in the work directory while the caller holds
      * no lock, so that a copy-up of gigabytes does not stop the rest of the mount. The copy-up itself then only
      * sets the attributes and links the file, if the lower file is still the one copied. Closing discards a copy
-     * that was not used.
+     * that was not used: two writers opening one large lower file at once each copy it, and the second copy-up
+     * finds the file in the upper already.
      */
     static final class Staged implements AutoCloseable {
         private final String real;

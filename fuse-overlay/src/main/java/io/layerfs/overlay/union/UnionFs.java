@@ -297,9 +297,10 @@ public final class UnionFs {
 
     /**
      * Opens a file. Opening for writing (or with O_TRUNC) copies a lower file up first, without its data
-     * when O_TRUNC would discard it. A read-only open reads the lower file in place. An O_TRUNC open by a caller
-     * other than root also clears setuid (and setgid with group exec), as the VFS does for any truncation: with
-     * atomic_o_trunc the kernel leaves that to us.
+     * when O_TRUNC would discard it; a large file's data is copied before the lock is taken ({@link #stageAhead}).
+     * A read-only open reads the lower file in place. An O_TRUNC open by a caller other than root also clears
+     * setuid (and setgid with group exec), as the VFS does for any truncation: with atomic_o_trunc the kernel
+     * leaves that to us.
      */
     public OpenFile open(String path, int flags, Caller caller) {
         OpenFile f = openFile(path, flags);
