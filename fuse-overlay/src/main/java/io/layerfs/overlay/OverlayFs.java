@@ -29,7 +29,7 @@ public final class OverlayFs {
 
     /**
      * Validates the config, mounts it at {@code mountpoint} from a new thread, and returns once the kernel
-     * has initialised the mount (it serves requests). Close the handle to unmount.
+     * has initialised the mount (it has served a stat). Close the handle to unmount.
      */
     public static OverlayMount mount(OverlayConfig config, Path mountpoint) {
         Path mnt = Mounts.canonical(mountpoint); // FUSE mounts at the real path; look for it there
@@ -37,8 +37,23 @@ public final class OverlayFs {
         UnionFs fs = new UnionFs(stack(config), config.options().cacheSize(), config.options().volatileMount());
         OverlayMount mount = config.options().binding() == OverlayConfig.Binding.DEV_FUSE
                 ? mountDevFuse(fs, config.options(), mnt) : mountJnrFuse(fs, config, mnt);
+        awaitInit(mnt);
         Readahead.matchLowers(mnt, config.lowers());
         return mount;
+    }
+
+    /**
+     * Returns once the kernel has the reply to its INIT: a stat waits for it. Both bindings hand the mount back
+     * before that (dev-fuse once its workers start, libfuse's init() before it replies), and the reply would
+     * still change the mount's settings, clamping a read-ahead raised before it.
+     */
+    private static void awaitInit(Path mnt) {
+        try {
+            Posix.lstat(ByteString.of(mnt));
+        } catch (RuntimeException e) {
+            OverlayMount.unmount(mnt);
+            throw new OverlayConfigException("mount at " + mnt + " does not serve a stat: " + e.getMessage(), e);
+        }
     }
 
     private static OverlayMount mountJnrFuse(UnionFs fs, OverlayConfig config, Path mnt) {
@@ -70,14 +85,6 @@ public final class OverlayFs {
                     + (t == null ? "" : ": " + rootMessage(t)), t);
         }
         unmountOnExit(mnt, loop);
-        // libfuse calls init() before it replies to the kernel's INIT; a stat waits for that reply, after
-        // which the mount's settings are final (the reply would clamp a read-ahead raised before it).
-        try {
-            Posix.lstat(ByteString.of(mnt));
-        } catch (RuntimeException e) {
-            OverlayMount.unmount(mnt);
-            throw new OverlayConfigException("mount at " + mnt + " does not serve a stat: " + e.getMessage(), e);
-        }
         log.info("mounted {} (lowers {}, upper {}, work {})", mnt, config.lowers(), config.upper(), config.work());
         return new OverlayMount(mnt, loop, fs);
     }
