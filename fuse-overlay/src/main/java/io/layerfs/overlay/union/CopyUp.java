@@ -70,20 +70,18 @@ final class CopyUp {
      * finds the file in the upper already.
      */
     static final class Staged implements AutoCloseable {
-        private final String real;
         private final Stat st;
         private int fd;
 
-        private Staged(String real, Stat st, int fd) {
-            this.real = real;
+        private Staged(Stat st, int fd) {
             this.st = st;
             this.fd = fd;
         }
 
-        /** The staged file, if it holds the data of {@code real} as it is now ({@code now}); else -1. */
-        private int take(String real, Stat now) {
-            boolean same = this.real.equals(real) && st.dev() == now.dev() && st.ino() == now.ino()
-                    && st.size() == now.size() && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec();
+        /** The staged file, if it holds the data of the lower file as it is now ({@code now}); else -1. */
+        private int take(Stat now) {
+            boolean same = st.dev() == now.dev() && st.ino() == now.ino() && st.size() == now.size()
+                    && st.mtimeSec() == now.mtimeSec() && st.mtimeNsec() == now.mtimeNsec();
             int taken = same ? fd : -1;
             if (same) {
                 fd = -1;
@@ -126,7 +124,7 @@ final class CopyUp {
             Posix.close(out);
             throw e;
         }
-        return new Staged(node.real, st, out);
+        return new Staged(st, out);
     }
 
     /** Copies up one object whose parent's upper directory is {@code upperParent}. */
@@ -155,7 +153,7 @@ final class CopyUp {
      */
     private void copyFile(Node node, String target, Stat st, boolean withData, Staged staged) {
         String tmp = null;
-        int out = withData && staged != null ? staged.take(node.real, st) : -1;
+        int out = withData && staged != null ? staged.take(st) : -1;
         boolean hasData = out >= 0;
         if (out < 0) {
             out = Posix.openTmpfileOrErrno(scratch.dir(), 0600);
