@@ -63,6 +63,7 @@ public interface LibC {
     int isatty(int fd);
     int flock(int fd, int operation);
     int syncfs(int fd);
+    int poll(Pointer fds, long nfds, int timeout);
 
     // the *at() variants, for paths longer than PATH_MAX (see Posix: such paths are walked in pieces)
     int openat(int dirFd, String path, int flags, int mode);

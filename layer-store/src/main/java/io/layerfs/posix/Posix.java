@@ -20,8 +20,8 @@ import java.util.List;
  */
 public final class Posix {
     public static final int O_RDONLY = 0, O_WRONLY = 01, O_RDWR = 02, O_ACCMODE = 03, O_CREAT = 0100, O_EXCL = 0200,
-            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_DIRECT = 040000, O_DIRECTORY = 0200000,
-            O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000,
+            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DIRECT = 040000,
+            O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_PATH = 010000000,
             O_TMPFILE = 020000000 | O_DIRECTORY;
     public static final int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400;
     public static final int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
@@ -565,6 +565,15 @@ public final class Posix {
     public static long readOrErrno(int fd, Pointer buf, long count) {
         long n = LIBC.read(fd, buf, count);
         return n < 0 ? -RUNTIME.getLastError() : n;
+    }
+
+    /** poll(2) of one descriptor, with {@code pollfd} as its 8-byte struct; returns the result or -errno. */
+    public static int pollOrErrno(Pointer pollfd, int fd, short events, int timeoutMs) {
+        pollfd.putInt(0, fd);
+        pollfd.putShort(4, events);
+        pollfd.putShort(6, (short) 0);
+        int r = LIBC.poll(pollfd, 1, timeoutMs);
+        return r < 0 ? -RUNTIME.getLastError() : r;
     }
 
     /** write(2); returns -errno instead of throwing (a reply to an interrupted request fails with ENOENT). */

@@ -26,7 +26,7 @@ public final class DevFuseMount {
      */
     public static Thread mount(UnionFs fs, Path mountpoint, int threads, double entryTimeout, double attrTimeout,
                                double negativeTimeout) {
-        int fd = Posix.open("/dev/fuse", Posix.O_RDWR, 0);
+        int fd = Posix.open("/dev/fuse", Posix.O_RDWR | Posix.O_NONBLOCK, 0); // see RequestReader
         String options = String.join(",", "fd=" + fd, "rootmode=40000", "user_id=" + uid(), "group_id=" + gid(),
                 "default_permissions", "allow_other", "max_read=" + Fuse.MAX_WRITE);
         try {

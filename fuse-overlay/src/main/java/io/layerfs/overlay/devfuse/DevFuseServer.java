@@ -46,6 +46,8 @@ final class DevFuseServer {
     private final ReentrantReadWriteLock pathLock = new ReentrantReadWriteLock();
     /** The turn to read the next request: held by one worker at a time (see {@link #serve}). */
     private final ReentrantLock reading = new ReentrantLock();
+    /** How the holder of {@link #reading} waits for the next request. */
+    private final RequestReader reader;
     /**
      * Listings being read, by directory node: taken when the kernel reads from the start, then served in pieces
      * by cookie. There are no directory handles (the kernel opens directories without asking, see
@@ -86,6 +88,7 @@ final class DevFuseServer {
     DevFuseServer(UnionFs fs, int fd, double entryTimeout, double attrTimeout, double negativeTimeout) {
         this.fs = fs;
         this.fd = fd;
+        this.reader = new RequestReader(fd);
         this.entryTimeout = entryTimeout;
         this.attrTimeout = attrTimeout;
         this.negativeTimeout = negativeTimeout;
@@ -93,7 +96,7 @@ final class DevFuseServer {
 
     /**
      * One worker's loop: until the filesystem is unmounted (read fails with ENODEV). Only the worker holding
-     * {@link #reading} waits in read(2), and it keeps that turn while its requests are quick, so a client that
+     * {@link #reading} waits for a request (see {@link RequestReader}), and it keeps that turn while its requests are quick, so a client that
      * sends one request at a time (rm -rf, chmod -R, tar) is served by one thread: no hand-over per request, and
      * queued FORGETs arrive in batches. A request that may keep its worker long (a read, a write or an fsync,
      * a large copy-up, a wait for a lock another request holds) passes the turn to an idle worker first, so
@@ -108,7 +111,7 @@ final class DevFuseServer {
                     reading.lock();
                     w.hasTurn = true;
                 }
-                long n = Posix.readOrErrno(fd, w.inPtr, Fuse.BUFFER);
+                long n = reader.read(w.inPtr, Fuse.BUFFER, w.statPtr);
                 if (n < 0) {
                     int errno = (int) -n;
                     if (errno == 4 || errno == 11 || errno == Errno.ENOENT) { // EINTR, EAGAIN, interrupted request
