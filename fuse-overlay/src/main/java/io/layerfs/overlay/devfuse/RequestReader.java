@@ -40,7 +40,9 @@ final class RequestReader {
         long start = System.nanoTime();
         while (true) {
             if (gapsShort && System.nanoTime() - start < SPIN_NS) {
-                Thread.onSpinWait();
+                // sched_yield, not a pause: on 2 cores the client, the JIT compiler or the GC may be waiting for
+                // this core, and the client's next request comes only once it runs
+                Thread.yield();
             } else {
                 int r = Posix.pollOrErrno(scratch, fd, POLLIN, -1);
                 if (r < 0 && r != -4) { // not EINTR
