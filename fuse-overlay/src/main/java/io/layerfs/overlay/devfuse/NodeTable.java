@@ -21,7 +21,8 @@ final class NodeTable {
 
     private static final class Entry {
         String path;
-        final List<String> aliases = new ArrayList<>(0);
+        /** Its other names (hard links), oldest first; none for almost every node, so made on the first. */
+        List<String> aliases = List.of();
         long upperIno;
         long lookups;
         /** mtime (ns) and size the file had when last opened: unchanged means the kernel's cached pages are good. */
@@ -65,6 +66,9 @@ final class NodeTable {
             id = byUpperIno.get(upperIno);
             if (id != null) {
                 Entry e = byId.get(id);
+                if (e.aliases.isEmpty()) {
+                    e.aliases = new ArrayList<>(1);
+                }
                 e.aliases.add(path);
                 byPath.put(path, id);
             }

@@ -58,18 +58,21 @@ final class Resolver {
         }
         while (!below.isEmpty()) {
             String q = below.pop();
-            n = q.equals("/") ? root() : lookup(n, MergedPath.name(q));
+            n = q.equals("/") ? root() : lookup(n, q);
             cache.put(q, n);
         }
         return n;
     }
 
-    /** Resolves {@code name} inside the directory {@code parent}, bypassing the cache. */
-    Node lookup(Node parent, String name) {
+    /**
+     * Resolves {@code path}, a child of the directory {@code parent}, bypassing the cache. The node keeps the
+     * caller's string, which the cache (and the dev-fuse node table) keep as well: one copy of the path, not two.
+     */
+    Node lookup(Node parent, String path) {
         if (!parent.exists() || !parent.isDir()) {
             return Node.ABSENT;
         }
-        MergedLookup.Entry e = MergedLookup.lookup(parent.dirs, name, parent.inUpper() ? 1 : 0);
+        MergedLookup.Entry e = MergedLookup.lookup(parent.dirs, MergedPath.name(path), parent.inUpper() ? 1 : 0);
         if (e == null) {
             return Node.ABSENT;
         }
@@ -81,7 +84,7 @@ final class Resolver {
                 dirLayers[i] = parent.dirLayers[e.indexes()[i]];
             }
         }
-        Node node = new Node(MergedPath.child(parent.path, name), top, e.real(), e.stat().type(),
+        Node node = new Node(path, top, e.real(), e.stat().type(),
                 inode(top, e.real(), e.stat()), e.dirs(), dirLayers);
         FRESH.set(new Fresh(node, e.stat()));
         return node;
