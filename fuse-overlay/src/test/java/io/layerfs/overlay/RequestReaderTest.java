@@ -1,7 +1,6 @@
 package io.layerfs.overlay;
 
 import io.layerfs.testing.TestImages;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -19,28 +18,23 @@ import static org.assertj.core.api.Assertions.assertThat;
  * end, so an idle mount sleeps, and an unmount still wakes the sleeping worker.
  */
 class RequestReaderTest {
-    MountFixture fx;
-
-    @AfterEach
-    void unmount() {
-        if (fx != null) {
-            ConcurrencyTest.closeWithin(fx, 30);
-        }
-    }
-
     @Test
     void anIdleMountSleeps() throws Exception {
-        fx = new MountFixture(TestImages.kernelFormat(), DevFuseRegressionTest.devFuse());
-        UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(fx.mnt().resolve("etc"),
-                UserDefinedFileAttributeView.class);
-        for (int i = 0; i < 5000; i++) { // LISTXATTRs close together (the kernel never caches them): spins between
-            xattrs.list();
-        }
-        Thread.sleep(200);
+        MountFixture fx = new MountFixture(TestImages.kernelFormat(), DevFuseRegressionTest.devFuse());
         List<String> states = new ArrayList<>();
-        for (int i = 0; i < 50; i++) {
-            states.addAll(workerStates());
-            Thread.sleep(5);
+        try {
+            UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(fx.mnt().resolve("etc"),
+                    UserDefinedFileAttributeView.class);
+            for (int i = 0; i < 5000; i++) { // LISTXATTRs close together (never cached by the kernel): it spins
+                xattrs.list();
+            }
+            Thread.sleep(200);
+            for (int i = 0; i < 50; i++) {
+                states.addAll(workerStates());
+                Thread.sleep(5);
+            }
+        } finally {
+            ConcurrencyTest.closeWithin(fx, 30);
         }
         assertThat(states).as("states of the workers (layerfs-fuse-*) of an idle mount").isNotEmpty()
                 .doesNotContain("R");
