@@ -7,8 +7,8 @@ import jnr.ffi.Pointer;
  * Reads the next request from the non-blocking /dev/fuse descriptor for the worker holding the reading turn.
  * While requests come close together it polls the queue for up to {@link #SPIN_NS} before sleeping in
  * poll(2): a client that sends one request after another (find, rm -rf, chmod -R, tar) then finds the worker
- * awake, which saves the kernel's wake-up of a sleeping thread, about half of a round trip here (getxattr: 30-40
- * µs with sleeping, 15 µs with the spin; fuse-overlayfs 22-26 µs). Once a gap outlasts the spin, the reader
+ * awake, which saves the kernel's wake-up of a sleeping thread: up to half of a round trip on this VM, as much as
+ * the wake-up costs at the time (docs/BENCHMARKS.md, session 6). Once a gap outlasts the spin, the reader
  * sleeps straight away until gaps are short again, so a client that pauses a little longer than the spin
  * between its requests costs no spinning, and an idle mount no CPU.
  */
