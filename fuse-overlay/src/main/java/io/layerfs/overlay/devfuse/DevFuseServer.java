@@ -98,10 +98,9 @@ final class DevFuseServer {
      * One worker's loop: until the filesystem is unmounted (read fails with ENODEV). Only the worker holding
      * {@link #reading} waits for a request (see {@link RequestReader}), and it keeps that turn while its requests
      * are quick, so a client that sends one request at a time (rm -rf, chmod -R, tar) is served by one thread:
-     * no hand-over per request, and
-     * queued FORGETs arrive in batches. A request that may keep its worker long (a read, a write or an fsync,
-     * a large copy-up, a wait for a lock another request holds) passes the turn to an idle worker first, so
-     * other requests go on meanwhile.
+     * no hand-over per request, and queued FORGETs arrive in batches. A request that may keep its worker long (a
+     * read, a write or an fsync, a large copy-up, a wait for a lock another request holds) passes the turn to an
+     * idle worker first, so other requests go on meanwhile.
      */
     void serve() {
         Worker w = new Worker();
