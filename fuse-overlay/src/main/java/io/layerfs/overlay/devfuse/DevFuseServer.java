@@ -431,15 +431,22 @@ final class DevFuseServer {
             int uid = in.getInt();
             int gid = in.getInt();
             String path = path();
+            // A handle comes with an ftruncate, whose SETATTR may also carry the mode that drops set-id bits; the
+            // file may have been unlinked while open, so that mode goes to the open upper file, not to its old path.
+            OpenFile open = (valid & Fuse.FATTR_FH) != 0 ? fs.files().get(fh) : null;
             if ((valid & Fuse.FATTR_MODE) != 0) {
-                fs.chmod(path, mode);
+                if (open != null && open.inUpper()) {
+                    fs.fchmod(open, mode);
+                } else {
+                    fs.chmod(path, mode);
+                }
             }
             if ((valid & (Fuse.FATTR_UID | Fuse.FATTR_GID)) != 0) {
                 fs.chown(path, (valid & Fuse.FATTR_UID) != 0 ? uid : -1, (valid & Fuse.FATTR_GID) != 0 ? gid : -1);
             }
             if ((valid & Fuse.FATTR_SIZE) != 0) {
-                if ((valid & Fuse.FATTR_FH) != 0) {
-                    Posix.ftruncate(fs.files().get(fh).fd(), size);
+                if (open != null) {
+                    Posix.ftruncate(open.fd(), size);
                 } else {
                     fs.truncate(path, size);
                 }
@@ -451,8 +458,8 @@ final class DevFuseServer {
                         : (valid & Fuse.FATTR_MTIME_NOW) != 0 ? Posix.UTIME_NOW : mtimensec;
                 fs.utimens(path, atime, aNs, mtime, mNs);
             }
-            if ((valid & Fuse.FATTR_FH) != 0) {
-                fs.fstatInto(fs.files().get(fh), statPtr);
+            if (open != null) {
+                fs.fstatInto(open, statPtr);
             } else {
                 fs.statInto(path, statPtr);
             }

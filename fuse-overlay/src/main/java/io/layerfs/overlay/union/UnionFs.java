@@ -243,6 +243,11 @@ public final class UnionFs {
         }
     }
 
+    /** chmod of a file open in the upper, by its descriptor: it may have no name any more (unlinked while open). */
+    public void fchmod(OpenFile f, int mode) {
+        Posix.fchmod(f.fd(), mode & 07777);
+    }
+
     /** uid or gid -1 leaves that id unchanged. */
     public void chown(String path, int uid, int gid) {
         acquire(writeLock);
