@@ -135,7 +135,7 @@ final class NodeTable {
                 byUpperIno.remove(e.upperIno, id);
                 e.upperIno = 0;
             }
-        } else {
+        } else if (!e.aliases.isEmpty()) { // (the shared empty list refuses remove, even of what it lacks)
             e.aliases.remove(path);
         }
     }
