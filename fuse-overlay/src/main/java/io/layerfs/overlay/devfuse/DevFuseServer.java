@@ -114,7 +114,7 @@ final class DevFuseServer {
                 long n = reader.read(w.inPtr, Fuse.BUFFER, w.statPtr);
                 if (n < 0) {
                     int errno = (int) -n;
-                    if (errno == 4 || errno == Errno.ENOENT) { // EINTR, interrupted request (the reader waits out EAGAIN)
+                    if (errno == 4 || errno == Errno.ENOENT) { // EINTR, an interrupted request
                         continue;
                     }
                     if (errno != 19) { // ENODEV: unmounted
