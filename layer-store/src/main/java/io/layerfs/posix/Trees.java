@@ -35,14 +35,26 @@ public final class Trees {
             dirs.push(new Pending(dir.path(), true));
             for (DirEntry e : Posix.list(dir.path())) {
                 String child = dir.path() + "/" + e.name();
-                Stat c = Posix.lstatOrNull(child);
-                if (c == null) {
-                    continue;
+                boolean isDir;
+                if (e.dtype() != DirEntry.DT_UNKNOWN) {
+                    isDir = e.dtype() == DirEntry.DT_DIR; // as readdir says: no lstat per entry
+                } else {
+                    Stat c = Posix.lstatOrNull(child);
+                    if (c == null) {
+                        continue;
+                    }
+                    isDir = c.isDir();
                 }
-                if (c.isDir()) {
+                if (isDir) {
                     dirs.push(new Pending(child, false));
                 } else {
-                    Posix.unlink(child);
+                    try {
+                        Posix.unlink(child);
+                    } catch (Errno gone) {
+                        if (gone.errno != Errno.ENOENT) {
+                            throw gone;
+                        }
+                    }
                 }
             }
         }
