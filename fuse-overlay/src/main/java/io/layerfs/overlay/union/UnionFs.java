@@ -461,12 +461,11 @@ public final class UnionFs {
     private void remove(Node n) {
         Node parent = resolver.resolve(MergedPath.parent(n.path));
         String name = MergedPath.name(n.path);
-        boolean lowerBelow = hasLowerEntry(parent, name);
-        if (!n.inUpper()) {
+        if (!n.inUpper()) { // only in a lower layer: nothing to look up below it
             whiteouts.make(LayerStack.join(copyUp.copyUp(parent, false), name));
             return;
         }
-        if (!lowerBelow) {
+        if (!hasLowerEntry(parent, name)) {
             if (n.isDir()) {
                 String tmp = scratch.newName();
                 Posix.rename(n.real, tmp); // it may still hold whiteouts: take it away whole, then delete
