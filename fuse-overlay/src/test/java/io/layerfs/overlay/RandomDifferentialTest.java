@@ -217,6 +217,22 @@ class RandomDifferentialTest {
      */
     @Test
     void ftruncateByAUserOfAnUnlinkedSetuidFile() {
+        assertAUserOfAnUnlinkedSetuidFileClearsItsBits(new Op(Kind.FD_TRUNC, "", "", 0, 32, 0));
+    }
+
+    /**
+     * FIXED BUG (dev-fuse, found by the soak like the one above): a write by an unprivileged user to a setuid file
+     * unlinked while open failed with ENOENT. The kernel drops the set-id bits before the write (file_remove_privs)
+     * with a SETATTR that carries no handle, only the node, whose path no longer exists. Fixed: a node whose last
+     * name is gone is served through a descriptor of it that is still open.
+     */
+    @Test
+    void writeByAUserToAnUnlinkedSetuidFile() {
+        assertAUserOfAnUnlinkedSetuidFileClearsItsBits(new Op(Kind.FD_WRITE, "", "", 0, 83193, 536));
+    }
+
+    /** {@code userOp}, by uid 65534 on fd 0 (a setuid file open read-write, then unlinked), as kernel overlayfs does it. */
+    private static void assertAUserOfAnUnlinkedSetuidFileClearsItsBits(Op userOp) {
         Assumptions.assumeTrue(OverlayConfig.Binding.defaultBinding() == OverlayConfig.Binding.DEV_FUSE,
                 "libfuse 2 finds no path for the removed file");
         try (MountFixture ours = new MountFixture(TestImages.kernelFormat());
@@ -228,11 +244,11 @@ class RandomDifferentialTest {
                 assertThat(side.apply(new Op(Kind.FD_OPEN, "tmp/f", "", 0, Posix.O_RDWR, 0))).isEqualTo("ok");
                 Posix.chmod(side.p("tmp/f"), 04755);
                 assertThat(side.apply(new Op(Kind.UNLINK, "tmp/f", "", 0, 0, 0))).isEqualTo("ok");
-                results.add(side.apply(new Op(Kind.FD_TRUNC, "", "", 0, 32, 0).as(65534)));
+                results.add(side.apply(userOp.as(65534)));
                 results.add(Integer.toOctalString(Posix.fstat(side.fds[0]).permissions()));
                 side.closeAll();
             }
-            assertThat(results.subList(0, 2)).as("kernel overlayfs").containsExactly("ok", "755");
+            assertThat(results.get(1)).as("kernel overlayfs").isEqualTo("755");
             assertThat(results.subList(2, 4)).as("layerfs").isEqualTo(results.subList(0, 2));
         }
     }

@@ -41,6 +41,9 @@ public interface LibC {
     int fchown(int fd, int uid, int gid);
     int futimens(int fd, @In Pointer times);
     int fsetxattr(int fd, String name, @In Pointer value, @size_t long size, int flags);
+    @ssize_t long fgetxattr(int fd, String name, @Out Pointer value, @size_t long size);
+    @ssize_t long flistxattr(int fd, @Out Pointer list, @size_t long size);
+    int fremovexattr(int fd, String name);
     int utimensat(int dirFd, String path, @In Pointer times, int flags);
     @ssize_t long lgetxattr(String path, String name, @Out Pointer value, @size_t long size);
     int lsetxattr(String path, String name, @In Pointer value, @size_t long size, int flags);

@@ -463,11 +463,22 @@ public final class Posix {
     public static byte[] lgetxattr(String path, String name) {
         Pointer buf = SCRATCH.get().big;
         long n = xattrCall("lgetxattr " + name, path, (p, size) -> LIBC.lgetxattr(p, name, buf, size));
+        return xattrValue(buf, n, "lgetxattr " + name + " " + path);
+    }
+
+    /** Like {@link #lgetxattr}, of an open file. */
+    public static byte[] fgetxattr(int fd, String name) {
+        Pointer buf = SCRATCH.get().big;
+        long n = smallFirst(size -> errnoOf(LIBC.fgetxattr(fd, name, buf, size)));
+        return xattrValue(buf, n, "fgetxattr " + name + " fd " + fd);
+    }
+
+    private static byte[] xattrValue(Pointer buf, long n, String call) {
         if (n == -Errno.ENODATA || n == -Errno.EOPNOTSUPP) {
             return null;
         }
         if (n < 0) {
-            throw new Errno((int) -n, "lgetxattr " + name + " " + path);
+            throw new Errno((int) -n, call);
         }
         byte[] value = new byte[(int) n];
         buf.get(0, value, 0, value.length);
@@ -479,8 +490,17 @@ public final class Posix {
      * big as the one offered (64 KiB would cost more than the call itself), so a small size is tried first.
      */
     private static long xattrCall(String call, String path, XattrCall xattr) {
-        long n = xattrCall(call, path, xattr, XATTR_FIRST_TRY);
-        return n == -Errno.ERANGE ? xattrCall(call, path, xattr, XATTR_MAX) : n;
+        return smallFirst(size -> xattrCall(call, path, xattr, size));
+    }
+
+    /** {@code call} with a small buffer size, then (ERANGE) the largest: its result, or -errno. */
+    private static long smallFirst(java.util.function.IntToLongFunction call) {
+        long n = call.applyAsLong(XATTR_FIRST_TRY);
+        return n == -Errno.ERANGE ? call.applyAsLong(XATTR_MAX) : n;
+    }
+
+    private static long errnoOf(long result) {
+        return result < 0 ? -RUNTIME.getLastError() : result;
     }
 
     private static long xattrCall(String call, String path, XattrCall xattr, int size) {
@@ -491,8 +511,7 @@ public final class Posix {
                 return -e.errno;
             }
         }
-        long n = xattr.call(path, size);
-        return n < 0 ? -RUNTIME.getLastError() : n;
+        return errnoOf(xattr.call(path, size));
     }
 
     private interface XattrCall {
@@ -521,6 +540,21 @@ public final class Posix {
         if (n < 0) {
             throw new Errno((int) -n, "llistxattr " + path);
         }
+        return xattrNames(buf, n);
+    }
+
+    /** Like {@link #llistxattr}, of an open file. */
+    public static List<String> flistxattr(int fd) {
+        Pointer buf = SCRATCH.get().big;
+        long n = smallFirst(size -> errnoOf(LIBC.flistxattr(fd, buf, size)));
+        if (n < 0) {
+            throw new Errno((int) -n, "flistxattr fd " + fd);
+        }
+        return xattrNames(buf, n);
+    }
+
+    /** The names in a list of NUL-terminated names, {@code n} bytes long. */
+    private static List<String> xattrNames(Pointer buf, long n) {
         List<String> names = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < n; i++) {
@@ -534,6 +568,10 @@ public final class Posix {
             }
         }
         return names;
+    }
+
+    public static void fremovexattr(int fd, String name) {
+        check(LIBC.fremovexattr(fd, name), "fremovexattr " + name, "fd " + fd);
     }
 
     public static void lremovexattr(String path, String name) {

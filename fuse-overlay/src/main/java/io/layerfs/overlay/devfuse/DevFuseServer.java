@@ -225,7 +225,7 @@ final class DevFuseServer {
                     case Fuse.SETXATTR -> setxattr();
                     case Fuse.GETXATTR -> getxattr();
                     case Fuse.LISTXATTR -> listxattr();
-                    case Fuse.REMOVEXATTR -> fs.removexattr(path(), cstring());
+                    case Fuse.REMOVEXATTR -> removexattr();
                     case Fuse.ACCESS -> fs.lookup(path()); // permissions: the kernel checks (default_permissions)
                     case Fuse.INTERRUPT -> {
                         return; // requests are short; let them finish
@@ -406,12 +406,33 @@ final class DevFuseServer {
             int flags = in.getInt();
             in.getInt();
             long fh = in.getLong();
-            if ((flags & Fuse.GETATTR_FH) != 0) {
-                fs.fstatInto(fs.files().get(fh), statPtr);
+            OpenFile f = (flags & Fuse.GETATTR_FH) != 0 ? fs.files().get(fh) : unlinkedFile();
+            if (f != null) {
+                fs.fstatInto(f, statPtr);
             } else {
                 fs.statInto(path(), statPtr);
             }
             attrReply();
+        }
+
+        /**
+         * For a node whose last name is gone (unlinked while open), a file still open on it in the upper: such a
+         * node is reached only through one, never by its old path, which may name another file by now. Null for a
+         * node that still has a name; ENOENT when none is open.
+         */
+        private OpenFile unlinkedFile() {
+            if (!nodes.unlinked(nodeid)) {
+                return null;
+            }
+            for (var h : handles.entrySet()) {
+                if (h.getValue().node() == nodeid) {
+                    OpenFile f = fs.files().get(h.getKey());
+                    if (f != null && f.inUpper()) {
+                        return f;
+                    }
+                }
+            }
+            throw new Errno(Errno.ENOENT, "node " + nodeid + " has no name and no open file");
         }
 
         private void setattr() {
@@ -431,9 +452,11 @@ final class DevFuseServer {
             int uid = in.getInt();
             int gid = in.getInt();
             String path = path();
-            // A handle comes with an ftruncate, whose SETATTR may also carry the mode that drops set-id bits; the
-            // file may have been unlinked while open, so that mode goes to the open upper file, not to its old path.
-            OpenFile open = (valid & Fuse.FATTR_FH) != 0 ? fs.files().get(fh) : null;
+            // A node unlinked while open is changed through a file still open on it (the kernel drops set-id bits
+            // before a write with a SETATTR by node alone). A handle comes with an ftruncate, whose SETATTR may also
+            // carry the mode that drops set-id bits; both go to the open upper file, not to a path.
+            OpenFile unlinked = unlinkedFile();
+            OpenFile open = (valid & Fuse.FATTR_FH) != 0 ? fs.files().get(fh) : unlinked;
             if ((valid & Fuse.FATTR_MODE) != 0) {
                 if (open != null && open.inUpper()) {
                     fs.fchmod(open, mode);
@@ -442,7 +465,13 @@ final class DevFuseServer {
                 }
             }
             if ((valid & (Fuse.FATTR_UID | Fuse.FATTR_GID)) != 0) {
-                fs.chown(path, (valid & Fuse.FATTR_UID) != 0 ? uid : -1, (valid & Fuse.FATTR_GID) != 0 ? gid : -1);
+                int u = (valid & Fuse.FATTR_UID) != 0 ? uid : -1;
+                int g = (valid & Fuse.FATTR_GID) != 0 ? gid : -1;
+                if (unlinked != null) {
+                    fs.fchown(unlinked, u, g);
+                } else {
+                    fs.chown(path, u, g);
+                }
             }
             if ((valid & Fuse.FATTR_SIZE) != 0) {
                 if (open != null) {
@@ -456,7 +485,11 @@ final class DevFuseServer {
                         : (valid & Fuse.FATTR_ATIME_NOW) != 0 ? Posix.UTIME_NOW : atimensec;
                 long mNs = (valid & Fuse.FATTR_MTIME) == 0 ? Posix.UTIME_OMIT
                         : (valid & Fuse.FATTR_MTIME_NOW) != 0 ? Posix.UTIME_NOW : mtimensec;
-                fs.utimens(path, atime, aNs, mtime, mNs);
+                if (unlinked != null) {
+                    fs.futimens(unlinked, atime, aNs, mtime, mNs);
+                } else {
+                    fs.utimens(path, atime, aNs, mtime, mNs);
+                }
             }
             if (open != null) {
                 fs.fstatInto(open, statPtr);
@@ -550,7 +583,8 @@ final class DevFuseServer {
 
         private void open() {
             int flags = in.getInt();
-            OpenFile f = fs.open(path(), flags, caller());
+            OpenFile unlinked = unlinkedFile();
+            OpenFile f = unlinked != null ? fs.reopen(unlinked, flags, caller()) : fs.open(path(), flags, caller());
             if (putPassthrough(nodeid, f)) {
                 return;
             }
@@ -804,20 +838,38 @@ final class DevFuseServer {
             String name = cstring();
             byte[] value = new byte[size];
             in.get(value);
-            fs.setxattr(path(), name, value, flags);
+            OpenFile unlinked = unlinkedFile();
+            if (unlinked != null) {
+                fs.fsetxattr(unlinked, name, value, flags);
+            } else {
+                fs.setxattr(path(), name, value, flags);
+            }
         }
 
         private void getxattr() {
             int size = in.getInt();
             in.getInt();
-            sized(fs.getxattr(path(), cstring()), size);
+            String name = cstring();
+            OpenFile unlinked = unlinkedFile();
+            sized(unlinked != null ? fs.fgetxattr(unlinked, name) : fs.getxattr(path(), name), size);
+        }
+
+        private void removexattr() {
+            String name = cstring();
+            OpenFile unlinked = unlinkedFile();
+            if (unlinked != null) {
+                fs.fremovexattr(unlinked, name);
+            } else {
+                fs.removexattr(path(), name);
+            }
         }
 
         private void listxattr() {
             int size = in.getInt();
             in.getInt();
+            OpenFile unlinked = unlinkedFile();
             StringBuilder names = new StringBuilder();
-            for (String n : fs.listxattr(path())) {
+            for (String n : unlinked != null ? fs.flistxattr(unlinked) : fs.listxattr(path())) {
                 names.append(n).append('\0');
             }
             sized(names.toString().getBytes(StandardCharsets.ISO_8859_1), size);

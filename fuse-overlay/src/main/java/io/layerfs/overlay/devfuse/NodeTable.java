@@ -30,6 +30,8 @@ final class NodeTable {
         long openedSize = -1;
         /** Open handles that go through the kernel's page cache (none may be passed through meanwhile). */
         int cachedOpens;
+        /** Its last name is gone (unlinked or replaced while the kernel still holds it): its path names nothing. */
+        boolean unlinked;
 
         Entry(String path, long upperIno) {
             this.path = path;
@@ -129,15 +131,24 @@ final class NodeTable {
         if (e.path.equals(path)) {
             if (!e.aliases.isEmpty()) {
                 e.path = e.aliases.remove(e.aliases.size() - 1);
-            } else if (e.upperIno != 0) {
-                // its last name is gone, so the filesystem may give its inode number to a new file, which must not
-                // become another name of this node (the kernel may hold the node until FORGET)
-                byUpperIno.remove(e.upperIno, id);
-                e.upperIno = 0;
+            } else {
+                e.unlinked = true;
+                if (e.upperIno != 0) {
+                    // the filesystem may give its inode number to a new file, which must not become another name
+                    // of this node (the kernel may hold the node until FORGET)
+                    byUpperIno.remove(e.upperIno, id);
+                    e.upperIno = 0;
+                }
             }
         } else if (!e.aliases.isEmpty()) { // (the shared empty list refuses remove, even of what it lacks)
             e.aliases.remove(path);
         }
+    }
+
+    /** Whether the node's last name is gone, so that only a file still open on it reaches it. */
+    synchronized boolean unlinked(long id) {
+        Entry e = byId.get(id);
+        return e != null && e.unlinked;
     }
 
     /** After a rename: the id at {@code from} (and, for a directory, every id below it) moves under {@code to}. */

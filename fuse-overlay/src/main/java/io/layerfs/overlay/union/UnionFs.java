@@ -244,9 +244,54 @@ public final class UnionFs {
     }
 
     /** chmod of a file open in the upper, by its descriptor: it may have no name any more (unlinked while open). */
+    // ------------------------------------------- through an open upper file (one whose last name is gone)
+
     public void fchmod(OpenFile f, int mode) {
         Posix.fchmod(f.fd(), mode & 07777);
     }
+
+    /** uid or gid -1 leaves that id unchanged. */
+    public void fchown(OpenFile f, int uid, int gid) {
+        Posix.fchown(f.fd(), uid, gid);
+    }
+
+    /** Times as for futimens: nsec may be UTIME_NOW or UTIME_OMIT. */
+    public void futimens(OpenFile f, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        Posix.futimens(f.fd(), atimeSec, atimeNsec, mtimeSec, mtimeNsec);
+    }
+
+    public byte[] fgetxattr(OpenFile f, String name) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "getxattr " + name);
+        }
+        byte[] value = Posix.fgetxattr(f.fd(), name);
+        if (value == null) {
+            throw new Errno(Errno.ENODATA, "getxattr " + name);
+        }
+        return value;
+    }
+
+    public List<String> flistxattr(OpenFile f) {
+        List<String> names = Posix.flistxattr(f.fd());
+        names.removeIf(OverlayFormat::isPrivateXattr);
+        return names;
+    }
+
+    public void fsetxattr(OpenFile f, String name, byte[] value, int flags) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "setxattr " + name);
+        }
+        Posix.fsetxattr(f.fd(), name, value, flags);
+    }
+
+    public void fremovexattr(OpenFile f, String name) {
+        if (OverlayFormat.isPrivateXattr(name)) {
+            throw new Errno(Errno.EOPNOTSUPP, "removexattr " + name);
+        }
+        Posix.fremovexattr(f.fd(), name);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
 
     /** uid or gid -1 leaves that id unchanged. */
     public void chown(String path, int uid, int gid) {
@@ -309,6 +354,23 @@ public final class UnionFs {
      */
     public OpenFile open(String path, int flags, Caller caller) {
         OpenFile f = openFile(path, flags);
+        dropSetIdOnTruncate(f, flags, caller);
+        return f;
+    }
+
+    /**
+     * Opens again a file that is open in the upper: a file whose last name is gone can still be opened (through
+     * /proc/PID/fd), and only a descriptor of it leads to it.
+     */
+    public OpenFile reopen(OpenFile open, int flags, Caller caller) {
+        int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME
+                | Posix.O_NOFOLLOW);
+        OpenFile f = files.add(Posix.open("/proc/self/fd/" + open.fd(), backingFlags, 0), open.ino, null);
+        dropSetIdOnTruncate(f, flags, caller);
+        return f;
+    }
+
+    private static void dropSetIdOnTruncate(OpenFile f, int flags, Caller caller) {
         if ((flags & Posix.O_TRUNC) != 0 && caller.uid() != 0) {
             Stat st = Posix.fstat(f.fd());
             int m = st.permissions();
@@ -317,7 +379,6 @@ public final class UnionFs {
                 Posix.fchmod(f.fd(), m & ~kill); // the file opened (in the upper), whatever its name is by now
             }
         }
-        return f;
     }
 
     private OpenFile openFile(String path, int flags) {
