@@ -8,6 +8,7 @@ import jnr.ffi.Runtime;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntToLongFunction;
 
 /**
  * Thin, checked wrappers over {@link LibC}: every call returns its result or throws {@link Errno}.
@@ -494,7 +495,7 @@ public final class Posix {
     }
 
     /** {@code call} with a small buffer size, then (ERANGE) the largest: its result, or -errno. */
-    private static long smallFirst(java.util.function.IntToLongFunction call) {
+    private static long smallFirst(IntToLongFunction call) {
         long n = call.applyAsLong(XATTR_FIRST_TRY);
         return n == -Errno.ERANGE ? call.applyAsLong(XATTR_MAX) : n;
     }

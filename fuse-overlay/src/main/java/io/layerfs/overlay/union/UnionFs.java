@@ -243,9 +243,9 @@ public final class UnionFs {
         }
     }
 
-    /** chmod of a file open in the upper, by its descriptor: it may have no name any more (unlinked while open). */
-    // ------------------------------------------- through an open upper file (one whose last name is gone)
+    // ------------------------------------------- through an open upper file (one whose last name may be gone)
 
+    /** chmod of a file open in the upper, by its descriptor: it may have no name any more (unlinked while open). */
     public void fchmod(OpenFile f, int mode) {
         Posix.fchmod(f.fd(), mode & 07777);
     }
