@@ -31,4 +31,24 @@ class HardLinkCoherenceTest {
             assertThat(fx.sh("tail -n 1 etc/pw3; stat -c %h etc/pw3")).isEqualTo("again\n2\n");
         }
     }
+
+    /**
+     * FIXED BUG (found by the random-differential soak): names of a linked FIFO, symlink or device node were each
+     * their own kernel inode (only regular files shared one), so with the default timeout a chown through one name
+     * did not show through the other for an hour.
+     */
+    @Test
+    void otherNamesOfALinkedFifoSymlinkOrDeviceSeeChangesAtOnce() throws Exception {
+        OverlayConfig.Options options = OverlayConfig.Options.defaults();
+        assumeTrue(options.binding() == OverlayConfig.Binding.DEV_FUSE, "libfuse 2 gives each name its own inode");
+        try (MountFixture fx = new MountFixture(TestImages.kernelFormat(), options)) {
+            fx.sh("mkfifo tmp/fifo && ln -s target tmp/sym && mknod tmp/null c 1 3");
+            for (String name : new String[] {"tmp/fifo", "tmp/sym", "tmp/null"}) {
+                fx.sh("stat " + name + " >/dev/null && ln -P " + name + " etc/" + name.substring(4) + "2");
+                fx.sh("chown -h 1000:1001 " + name);
+                assertThat(fx.sh("stat -c '%u:%g %h %i' " + name + " etc/" + name.substring(4) + "2").lines().distinct())
+                        .as(name).hasSize(1).first().asString().startsWith("1000:1001 2 ");
+            }
+        }
+    }
 }

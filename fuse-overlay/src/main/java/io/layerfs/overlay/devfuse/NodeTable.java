@@ -60,7 +60,7 @@ final class NodeTable {
 
     /**
      * The id for {@code path}, counting one more kernel lookup. {@code upperIno} is the upper inode of a
-     * regular file in the upper (0 otherwise): a name of an upper file already known gets that file's id.
+     * non-directory in the upper (0 otherwise): a name of an upper file already known gets that file's id.
      */
     synchronized long lookedUp(String path, long upperIno) {
         Long id = byPath.get(path);

@@ -97,7 +97,8 @@ public final class UnionFs {
 
     /**
      * lstat of the merged object straight into a native struct stat, with the stable inode number. Returns
-     * the real inode number of a regular file in the upper (its identity among hard links), else 0.
+     * the real inode number of a non-directory in the upper (its identity among hard links: FIFOs, symlinks and
+     * device nodes can be linked too), else 0.
      */
     public long statInto(String path, Pointer statbuf) {
         acquire(readLock);
@@ -115,7 +116,7 @@ public final class UnionFs {
             if (n.isMergedDir()) {
                 statbuf.putLong(Stat.OFF_NLINK, 1); // as overlayfs: a merged dir's link count is unknown
             }
-            return n.inUpper() && (statbuf.getInt(Stat.OFF_MODE) & Stat.S_IFMT) == Stat.S_IFREG ? realIno : 0;
+            return n.inUpper() && (statbuf.getInt(Stat.OFF_MODE) & Stat.S_IFMT) != Stat.S_IFDIR ? realIno : 0;
         } finally {
             readLock.unlock();
         }
