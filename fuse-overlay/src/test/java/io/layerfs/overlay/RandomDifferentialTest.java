@@ -1012,8 +1012,8 @@ class RandomDifferentialTest {
                 Stat st = Posix.fstat(kn.fds[(int) op.x]);
                 loose = looseSlot[(int) op.x] || taintK.contains(st.ino());
             }
-            String srcParent = kn.p(op.a.contains("/") ? op.a.substring(0, op.a.lastIndexOf('/')) : "");
-            Stat before = op.kind == Kind.RENAME && srcIsDir ? Posix.lstatOrNull(srcParent) : null;
+            String srcParent = srcIsDir ? kn.p(op.a.contains("/") ? op.a.substring(0, op.a.lastIndexOf('/')) : "") : null;
+            Stat before = srcIsDir ? Posix.lstatOrNull(srcParent) : null;
             String k = kn.apply(op);
             if (before != null && k.equals("ENOTEMPTY")) {
                 // ext4's quirk, not overlayfs's: a renameat2 with RENAME_WHITEOUT (overlayfs's rename of a directory

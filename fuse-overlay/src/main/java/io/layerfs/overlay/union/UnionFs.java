@@ -364,9 +364,9 @@ public final class UnionFs {
      * /proc/PID/fd), and only a descriptor of it leads to it.
      */
     public OpenFile reopen(OpenFile open, int flags, Caller caller) {
-        int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME
-                | Posix.O_NOFOLLOW);
-        OpenFile f = files.add(Posix.open("/proc/self/fd/" + open.fd(), backingFlags, 0), open.ino, null);
+        // the magic link leads to the open file itself: O_NOFOLLOW would refuse it
+        int real = Posix.open("/proc/self/fd/" + open.fd(), backingFlags(flags) & ~Posix.O_NOFOLLOW, 0);
+        OpenFile f = files.add(real, open.ino, null);
         dropSetIdOnTruncate(f, flags, caller);
         return f;
     }
@@ -382,8 +382,13 @@ public final class UnionFs {
         }
     }
 
+    /** A caller's open flags as the real file is opened with: the creation and the caller-side flags dropped. */
+    private static int backingFlags(int flags) {
+        return flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME);
+    }
+
     private OpenFile openFile(String path, int flags) {
-        int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT | Posix.O_NOATIME);
+        int backingFlags = backingFlags(flags);
         boolean writes = (flags & Posix.O_ACCMODE) != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0;
         if (!writes) {
             acquire(readLock);
@@ -419,9 +424,7 @@ public final class UnionFs {
         try {
             String real = place(path, caller, false, t -> Posix.mknod(t, Stat.S_IFREG | (mode & 07777), 0), mode);
             Node n = resolver.resolve(path);
-            int backingFlags = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_DIRECT
-                    | Posix.O_NOATIME | Posix.O_TRUNC);
-            return files.add(Posix.open(real, backingFlags, 0), n.ino, null);
+            return files.add(Posix.open(real, backingFlags(flags) & ~Posix.O_TRUNC, 0), n.ino, null);
         } finally {
             writeLock.unlock();
         }
