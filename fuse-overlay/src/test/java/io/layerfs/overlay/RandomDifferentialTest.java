@@ -43,8 +43,8 @@ import static org.assertj.core.api.Assertions.fail;
  * <p>CI runs {@link #ciSeeds()}; {@code -Dlayerfs.random.seed=N [-Dlayerfs.random.ops=M]} replays one seed, and
  * {@code -Dlayerfs.soak.seconds=600} runs random seeds until the time is up (test {@code soak}, or {@link #main}).
  * <p>Known divergences, each kept as its own test below, are left out by default so that the random runs keep
- * guarding everything else: {@link #KNOWN} = killsgid (no setgid file without group exec:
- * {@link #writeByANonMemberClearsSetgidWithoutGroupExec}). {@code -Dlayerfs.random.ignore=} (empty) compares
+ * guarding everything else: {@link #KNOWN} = killsgid on jnr-fuse (no setgid file without group exec:
+ * {@link #writeByANonMemberClearsSetgidWithoutGroupExec}), nothing on dev-fuse. {@code -Dlayerfs.random.ignore=} (empty) compares
  * everything; {@code dirmtime} (no directory mtime comparison), {@code useropaque} (never user.overlay.opaque=y) and
  * {@code otrunc} (O_TRUNC opens by root only) look past bugs that are fixed now
  * ({@link #copyUpLeavesParentDirectoryTimesAlone}, {@link #userOverlayOpaqueSetThroughTheMountHidesNothing},
@@ -61,7 +61,7 @@ class RandomDifferentialTest {
     static final int CHECK_EVERY = 50;
     /** mtimes set to "now" on two sides differ by the time between the two syscalls: allow a second. */
     static final long MTIME_TOLERANCE_NS = 1_000_000_000L;
-    static final String KNOWN = "killsgid";
+    static final String KNOWN = OverlayConfig.Binding.defaultBinding() == OverlayConfig.Binding.DEV_FUSE ? "" : "killsgid";
     static final Set<String> IGNORE = Set.of(System.getProperty("layerfs.random.ignore", KNOWN).split(","));
 
     /**
@@ -143,18 +143,18 @@ class RandomDifferentialTest {
     }
 
     /**
-     * DIVERGENCE (found by this generator; the rule lives in the kernel's FUSE module, not in layerfs's code): a write
-     * by a user who is not in the file's group clears a setgid bit that has no group-exec bit under kernel overlayfs
-     * (Linux 6.x VFS: setattr_should_drop_sgid, "not in group and not CAP_FSETID"), but not under layerfs: FUSE's
-     * fuse_setattr recomputes the kill-priv mode itself with the older rule (setgid is killed only together with
-     * S_IXGRP) unless the server handles kill-priv. fuse-overlayfs behaves like layerfs here. FUSE_HANDLE_KILLPRIV_V2
-     * is no fix while upper files use FUSE passthrough (tried): FUSE then drops the kill-priv mode change and leaves
-     * it to the server's WRITE, which passthrough writes never reach, so a write by another user kept setuid
-     * (PermissionsTest caught it). It needs the kernel to apply the VFS's rule.
+     * FIXED DIVERGENCE (dev-fuse; found by this generator): a write by a user who is not in the file's group clears a
+     * setgid bit that has no group-exec bit under kernel overlayfs (Linux 6.x VFS: setattr_should_drop_sgid, "not in
+     * group and not CAP_FSETID"). FUSE's fuse_setattr recomputes the kill-priv mode itself with the older rule (setgid
+     * is killed only together with S_IXGRP) unless the server handles kill-priv, so layerfs kept the bit, as
+     * fuse-overlayfs does. The dev-fuse binding now negotiates FUSE_HANDLE_KILLPRIV_V2: the kernel then sends the
+     * write's kill-priv as a SETATTR that changes nothing (passthrough writes never reach the daemon), and
+     * UnionFs.dropSetIds applies the VFS's rule. libfuse 2's high-level API cannot negotiate it: still so on jnr-fuse.
      */
     @Test
-    @org.junit.jupiter.api.Tag("known-bug") // fails until fixed: see above
     void writeByANonMemberClearsSetgidWithoutGroupExec() {
+        Assumptions.assumeTrue(OverlayConfig.Binding.defaultBinding() == OverlayConfig.Binding.DEV_FUSE,
+                "libfuse 2 cannot hand kill-priv to the file system");
         try (MountFixture ours = new MountFixture(TestImages.kernelFormat());
              KernelOverlay kernel = new KernelOverlay(TestImages.kernelFormat())) {
             Posix.chmod(ByteString.of(ours.mnt().getParent()), 0755);

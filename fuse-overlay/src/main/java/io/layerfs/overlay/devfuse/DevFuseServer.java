@@ -62,6 +62,12 @@ final class DevFuseServer {
     private volatile boolean passthrough;
     /** Negotiated at INIT: the kernel opens directories without OPENDIR once told ENOSYS. */
     private volatile boolean noOpendir;
+    /**
+     * Negotiated at INIT (HANDLE_KILLPRIV_V2): dropping set-id bits on a write, truncate or chown is ours. The
+     * kernel then remembers per inode that a file has no security.capability (S_NOSEC) instead of asking on
+     * every write(2) and chown.
+     */
+    private volatile boolean killPriv;
     /** What each open file handle is: its node, and its passthrough backing id (0 when served here). */
     private record Handle(long node, int backingId) {
     }
@@ -142,6 +148,7 @@ final class DevFuseServer {
         long nodeid;
         int uid;
         int gid;
+        int pid;
         /** Whether this worker holds {@link #reading}. */
         boolean hasTurn;
 
@@ -159,6 +166,7 @@ final class DevFuseServer {
             nodeid = in.getLong(16);
             uid = in.getInt(24);
             gid = in.getInt(28);
+            pid = in.getInt(32);
             in.position(Fuse.IN_HEADER);
             out.clear().position(Fuse.OUT_HEADER);
             switch (opcode) {
@@ -283,7 +291,7 @@ final class DevFuseServer {
         }
 
         private Caller caller() {
-            return new Caller(uid, gid);
+            return new Caller(uid, gid, pid);
         }
 
         // ------------------------------------------------------------ replies with attributes
@@ -353,7 +361,8 @@ final class DevFuseServer {
             // READDIRPLUS always, not READDIRPLUS_AUTO: with AUTO, every piece of a listing after the first is a
             // plain READDIR and a walk that stats then sends a LOOKUP per entry (29k more requests over /usr)
             long want = Fuse.ASYNC_READ | Fuse.ATOMIC_O_TRUNC | Fuse.BIG_WRITES | Fuse.DO_READDIRPLUS
-                    | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO;
+                    | Fuse.PARALLEL_DIROPS | Fuse.MAX_PAGES | Fuse.ASYNC_DIO | Fuse.HANDLE_KILLPRIV_V2;
+            killPriv = (offered & Fuse.HANDLE_KILLPRIV_V2) != 0;
             passthrough = (offered2 & Fuse.FLAGS2_PASSTHROUGH) != 0;
             noOpendir = (offered & Fuse.NO_OPENDIR_SUPPORT) != 0;
             if (passthrough) {
@@ -457,6 +466,9 @@ final class DevFuseServer {
             // carry the mode that drops set-id bits; both go to the open upper file, not to a path.
             OpenFile unlinked = unlinkedFile();
             OpenFile open = (valid & Fuse.FATTR_FH) != 0 ? fs.files().get(fh) : unlinked;
+            if (killPriv && ((valid & Fuse.FATTR_KILL_SUIDGID) != 0 || (valid & Fuse.FATTR_CHANGES) == 0)) {
+                dropSetIds(open, path); // before a chown, whose rule looks at the group the file had
+            }
             if ((valid & Fuse.FATTR_MODE) != 0) {
                 if (open != null && open.inUpper()) {
                     fs.fchmod(open, mode);
@@ -497,6 +509,20 @@ final class DevFuseServer {
                 fs.statInto(path, statPtr);
             }
             attrReply();
+        }
+
+        /**
+         * Drops set-id bits where the kernel leaves it to us (HANDLE_KILLPRIV_V2). It says so with a flag on a chown
+         * or a truncate by a caller without CAP_FSETID, and with a SETATTR that changes nothing for a write by such a
+         * caller (passthrough writes never reach us) or a chown(-1, -1). (Ambiguous, and taken as a write: root
+         * writing to a setuid file that has file capabilities, which the kernel would leave setuid.)
+         */
+        private void dropSetIds(OpenFile open, String path) {
+            if (open != null && open.inUpper()) {
+                UnionFs.dropSetIds(open, caller());
+            } else {
+                fs.dropSetIds(path, caller());
+            }
         }
 
         private void readlink() {
@@ -693,11 +719,16 @@ final class DevFuseServer {
             long fh = in.getLong();
             long offset = in.getLong();
             int size = in.getInt();
-            int fd = fs.files().get(fh).fd();
+            int writeFlags = in.getInt();
+            OpenFile f = fs.files().get(fh);
+            int fd = f.fd();
             long done = 0;
             int data = Fuse.IN_HEADER + 40;
             while (done < size) {
                 done += Posix.pwrite(fd, inPtr.slice(data + done), size - done, offset + done);
+            }
+            if (killPriv && (writeFlags & Fuse.WRITE_KILL_SUIDGID) != 0) {
+                UnionFs.dropSetIds(f, caller()); // a write through the page cache (no passthrough)
             }
             out.putInt((int) done);
             out.putInt(0);

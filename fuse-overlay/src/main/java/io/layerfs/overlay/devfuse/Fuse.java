@@ -19,7 +19,8 @@ final class Fuse {
     // INIT flags
     static final long ASYNC_READ = 1L, ATOMIC_O_TRUNC = 1L << 3, BIG_WRITES = 1L << 5, DO_READDIRPLUS = 1L << 13,
             ASYNC_DIO = 1L << 15, PARALLEL_DIROPS = 1L << 18, MAX_PAGES = 1L << 22,
-            CACHE_SYMLINKS = 1L << 23, NO_OPENDIR_SUPPORT = 1L << 24, INIT_EXT = 1L << 30;
+            CACHE_SYMLINKS = 1L << 23, NO_OPENDIR_SUPPORT = 1L << 24, HANDLE_KILLPRIV_V2 = 1L << 28,
+            INIT_EXT = 1L << 30;
 
     /** INIT flags2 (the high word, with INIT_EXT): reads and writes go from the kernel to a backing file. */
     static final int FLAGS2_PASSTHROUGH = 1 << (37 - 32);
@@ -32,7 +33,12 @@ final class Fuse {
 
     // setattr valid bits
     static final int FATTR_MODE = 1, FATTR_UID = 2, FATTR_GID = 4, FATTR_SIZE = 8, FATTR_ATIME = 16,
-            FATTR_MTIME = 32, FATTR_FH = 64, FATTR_ATIME_NOW = 128, FATTR_MTIME_NOW = 256;
+            FATTR_MTIME = 32, FATTR_FH = 64, FATTR_ATIME_NOW = 128, FATTR_MTIME_NOW = 256, FATTR_KILL_SUIDGID = 2048;
+    /** The setattr valid bits that change an attribute; a SETATTR with none of them only drops set-id bits. */
+    static final int FATTR_CHANGES = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME;
+
+    /** write_flags: the writer lacks CAP_FSETID, so set-id bits go (with HANDLE_KILLPRIV_V2). */
+    static final int WRITE_KILL_SUIDGID = 4;
 
     static final int GETATTR_FH = 1;
     static final int FSYNC_FDATASYNC = 1;

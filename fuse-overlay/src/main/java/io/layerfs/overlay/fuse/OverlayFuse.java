@@ -68,7 +68,7 @@ public final class OverlayFuse extends FuseStubFS {
 
     private Caller caller() {
         FuseContext ctx = getContext();
-        return new Caller((int) ctx.uid.get(), (int) ctx.gid.get());
+        return new Caller((int) ctx.uid.get(), (int) ctx.gid.get(), (int) ctx.pid.get());
     }
 
     @Override

@@ -373,12 +373,48 @@ public final class UnionFs {
 
     private static void dropSetIdOnTruncate(OpenFile f, int flags, Caller caller) {
         if ((flags & Posix.O_TRUNC) != 0 && caller.uid() != 0) {
-            Stat st = Posix.fstat(f.fd());
-            int m = st.permissions();
-            int kill = (m & Stat.S_ISUID) | ((m & (Stat.S_ISGID | Stat.S_IXGRP)) == (Stat.S_ISGID | Stat.S_IXGRP) ? Stat.S_ISGID : 0);
-            if (st.isRegular() && kill != 0) {
-                Posix.fchmod(f.fd(), m & ~kill); // the file opened (in the upper), whatever its name is by now
+            dropSetIds(f, caller); // the file opened (in the upper), whatever its name is by now
+        }
+    }
+
+    /**
+     * The set-id bits the VFS drops when {@code caller} writes, truncates or chowns regular file {@code st}
+     * (setattr_should_drop_suidgid, for a caller without CAP_FSETID): set-user-id always; set-group-id with
+     * group exec, or without it when the caller is not in the file's group.
+     */
+    private static int setIdsToDrop(Stat st, Caller caller) {
+        if (!st.isRegular()) {
+            return 0;
+        }
+        int m = st.permissions();
+        boolean dropGid = (m & Stat.S_ISGID) != 0 && ((m & Stat.S_IXGRP) != 0 || !caller.inGroup(st.gid()));
+        return (m & Stat.S_ISUID) | (dropGid ? Stat.S_ISGID : 0);
+    }
+
+    /**
+     * Drops the set-id bits that a write, truncate or chown by {@code caller} drops, where the kernel leaves that
+     * to the file system (FUSE's kill-priv): copied up only if there is a bit to drop.
+     */
+    public void dropSetIds(String path, Caller caller) {
+        acquire(writeLock);
+        try {
+            Node n = existing(path);
+            Stat st = Posix.lstat(n.real);
+            int drop = setIdsToDrop(st, caller);
+            if (drop != 0) {
+                Posix.chmod(copyUp.copyUp(n, true), st.permissions() & ~drop);
             }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** As {@link #dropSetIds(String, Caller)}, for a file open in the upper. */
+    public static void dropSetIds(OpenFile f, Caller caller) {
+        Stat st = Posix.fstat(f.fd());
+        int drop = setIdsToDrop(st, caller);
+        if (drop != 0) {
+            Posix.fchmod(f.fd(), st.permissions() & ~drop);
         }
     }
 

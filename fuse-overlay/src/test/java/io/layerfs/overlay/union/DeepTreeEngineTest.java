@@ -101,7 +101,7 @@ class DeepTreeEngineTest {
     @Test
     void aTreeAThousandDirectoriesDeepResolvesCopiesUpAndRenamesOnASmallStack() throws Throwable {
         String deep = "/d".repeat(LEVELS);
-        Caller root = new Caller(0, 0);
+        Caller root = new Caller(0, 0, 0);
         onSmallStack(() -> {
             // a cold cache: one lookup resolves every level
             assertThat(fs.lookup(deep + "/f").inUpper()).isFalse();
