@@ -637,6 +637,11 @@ public final class Posix {
         return LIBC.geteuid() == 0;
     }
 
+    /** Whether what this process creates is owned by 0:0 (effective uid and gid root). */
+    public static boolean createsAsRoot() {
+        return LIBC.geteuid() == 0 && LIBC.getegid() == 0;
+    }
+
     public static final int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 
     /** flock(2): a lock on the open file description, so two opens in one process exclude each other too. */

@@ -36,6 +36,8 @@ public final class UnionFs {
     private final Lock writeLock;
     /** This process's umask; new objects' modes arrive with the caller's umask applied, so ours is undone. */
     private final int umask;
+    /** Whether this daemon makes new objects owned by 0:0, as a root caller wants them. */
+    private final boolean createsAsRoot = Posix.createsAsRoot();
     /** A volatile mount ({@link VolatileMark}): nothing is fsynced. */
     private final boolean volatileMount;
 
@@ -843,14 +845,13 @@ public final class UnionFs {
         Node parent = checkCreatable(path);
         String upperParent = copyUp.copyUp(parent, false);
         String target = LayerStack.join(upperParent, MergedPath.name(path));
-        if (Posix.lstatOrNull(target) == null) {
-            make.accept(target);
+        if (madeNew(make, target)) {
             own(target, caller, upperParent, isDir, mode);
             if (isDir && parent.isMergedDir()) {
                 // as overlayfs: nothing is below a new directory, so say so and spare every later lookup
                 OverlayFormat.markOpaque(target);
             }
-        } else {
+        } else { // the upper has a whiteout here (the merged name does not exist): replace it in one step
             String tmp = scratch.newName();
             try {
                 make.accept(tmp);
@@ -871,8 +872,28 @@ public final class UnionFs {
         return target;
     }
 
+    /** Makes {@code target} with {@code make}; false if something (a whiteout) is there already. */
+    private static boolean madeNew(Consumer<String> make, String target) {
+        try {
+            make.accept(target);
+            return true;
+        } catch (Errno e) {
+            if (e.errno == Errno.EEXIST) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     private void own(String real, Caller caller, String upperParent, boolean isDir, int mode) {
         if (caller == null) {
+            return;
+        }
+        if (createsAsRoot && caller.uid() == 0 && caller.gid() == 0) {
+            // made by this root daemon as root would make it (group and setgid from a setgid parent included)
+            if ((mode & 07777 & umask) != 0) {
+                Posix.chmod(real, mode & 07777); // our umask cut bits the caller asked for
+            }
             return;
         }
         Stat parent = Posix.lstat(upperParent);
