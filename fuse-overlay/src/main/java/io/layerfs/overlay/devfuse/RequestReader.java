@@ -13,8 +13,13 @@ import jnr.ffi.Pointer;
  * between its requests costs no spinning, and an idle mount no CPU.
  */
 final class RequestReader {
-    /** How long to poll an empty queue before sleeping; longer than most clients' gap between requests. */
-    static final long SPIN_NS = 30_000;
+    /**
+     * How long to poll an empty queue before sleeping; longer than most clients' gap between requests. A first
+     * warm walk of /usr (a GETATTR per directory, some 30-100 µs apart) took 0.91-1.24 s with 100 µs against
+     * 1.49-1.77 s with 30 µs, for about 25% more daemon CPU over a bench-like sequence (docs/BENCHMARKS.md,
+     * session 8). None on a single CPU, where a spinning worker would only keep the client from running.
+     */
+    static final long SPIN_NS = Runtime.getRuntime().availableProcessors() > 1 ? 100_000 : 0;
     private static final int EAGAIN = 11;
     private static final short POLLIN = 1;
 
