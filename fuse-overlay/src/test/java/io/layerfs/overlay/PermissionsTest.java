@@ -231,6 +231,30 @@ class PermissionsTest {
         assertThat(fx.sh(stats)).isEqualTo(expected);
     }
 
+    /**
+     * Root's new entries in a setgid directory, with modes the daemon's own umask would cut (the in-process mount's
+     * JVM keeps its umask): a directory still inherits setgid and the group, and every mode is the one asked for.
+     */
+    @Test
+    void rootsNewEntriesInASetgidDirectoryKeepTheirModesAndInheritSetgid() {
+        String out = onBoth(0, 0, """
+                umask 0
+                t mkdir mkdir -m 777 shared/rootdir
+                t create python3 -c 'import os; os.close(os.open("shared/rootfile", os.O_CREAT | os.O_WRONLY, 0o666))'
+                t mkdir-plain mkdir -m 777 home/plain
+                """);
+        assertThat(out).doesNotContain("denied", "not permitted");
+        String stats = "stat -c '%n %a %u:%g' shared/rootdir shared/rootfile home/plain";
+        String expected = """
+                shared/rootdir 2777 0:100
+                shared/rootfile 666 0:100
+                home/plain 777 0:0
+                """;
+        assertThat(rootOnBoth(stats)).isEqualTo(expected);
+        assertThat(Sh.ok(fx.upper(), stats)).isEqualTo(expected);
+        uppersMatch();
+    }
+
     @Test
     void stickyDirectoriesProtectOthersFiles() {
         String out = onBoth(NOBODY, NOBODY, """

@@ -889,12 +889,8 @@ public final class UnionFs {
         if (caller == null) {
             return;
         }
-        if (createsAsRoot && caller.uid() == 0 && caller.gid() == 0) {
-            // made by this root daemon as root would make it (group and setgid from a setgid parent included)
-            if ((mode & 07777 & umask) != 0) {
-                Posix.chmod(real, mode & 07777); // our umask cut bits the caller asked for
-            }
-            return;
+        if (createsAsRoot && caller.uid() == 0 && caller.gid() == 0 && (mode & umask) == 0) {
+            return; // made by this root daemon as root would make it (group and setgid from a setgid parent included)
         }
         Stat parent = Posix.lstat(upperParent);
         boolean setgidParent = (parent.mode() & Stat.S_ISGID) != 0;
